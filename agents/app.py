@@ -1,0 +1,34 @@
+"""The one Faust app. Modules that declare topics, agents, views and commands register on it."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.settings import Settings
+
+settings = Settings.from_env()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker,
+    store=settings.store,
+    datadir=str(settings.data_dir / settings.app_id),
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replicas,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    key_serializer="raw",
+    value_serializer="raw",
+    # The embedded broker rejects idempotent producers; at-least-once plus deterministic
+    # timeUUIDs is the guarantee on every broker (see the README's Reliability section).
+    processing_guarantee="at_least_once",
+    producer_linger_ms=5,
+    producer_max_batch_size=1024 * 1024,
+    broker_commit_every=10_000,
+    broker_commit_interval=1.0,
+    broker_session_timeout=settings.session_timeout,
+    broker_rebalance_timeout=settings.rebalance_timeout,
+)
+
+# Registration: each module declares its part of the app at import.
+from agents import commands, ingest  # noqa: E402, F401

@@ -1,0 +1,70 @@
+"""The ingest agent: raw requests in, per-type records and dead letters out, at least once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import faust
+
+from agents.app import app, settings
+from agents.delivery import Outgoing, deliver
+from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
+from processor import EventType, ProcessedRequest, process_request
+
+log = logging.getLogger(__name__)
+
+_TOPIC_NAMES = {kind: topic.get_topic_name() for kind, topic in events_by_type.items()}
+_DEAD_LETTER_TOPIC = dead_letters.get_topic_name()
+_TYPE_HEADERS = {kind: [("statsig-event-type", kind.value.encode())] for kind in EventType}
+
+
+def process_message(message: faust.types.Message) -> ProcessedRequest:
+    """One raw Kafka message through the pure core."""
+    return process_request(
+        message.value or b"",
+        message.headers or (),
+        int(message.timestamp * 1000),
+        settings.processor,
+        origin={"topic": message.topic, "partition": message.partition, "offset": message.offset},
+    )
+
+
+def outgoing(results: Iterable[ProcessedRequest]) -> list[Outgoing]:
+    """The Kafka messages a batch produces: records keyed by unit id, dead letters by reason."""
+    messages: list[Outgoing] = []
+    for result in results:
+        for record in result.records:
+            messages.append(
+                Outgoing(
+                    _TOPIC_NAMES[record.type], record.key, record.value, _TYPE_HEADERS[record.type]
+                )
+            )
+        for letter in result.dead_letters:
+            messages.append(
+                Outgoing(
+                    _DEAD_LETTER_TOPIC,
+                    letter.key,
+                    letter.value,
+                    [("statsig-dead-letter-reason", letter.reason.value.encode())],
+                )
+            )
+    return messages
+
+
+@app.agent(raw_events)
+async def ingest(stream: faust.StreamT[bytes]) -> None:
+    """Take raw messages in batches; a batch is acknowledged only after its output is."""
+    await declare_output_topics()
+    async for events in stream.take_events(
+        settings.ingest_batch_size, within=settings.ingest_batch_seconds
+    ):
+        try:
+            results = [process_message(event.message) for event in events]
+            await deliver(app.producer, outgoing(results), settings.send_retries)
+        except Exception as exc:
+            # Restarting only this agent could let Faust commit past the lost batch: stop the
+            # worker instead, uncommitted, so the batch is read again on restart.
+            log.critical("ingest batch failed; stopping the worker uncommitted: %r", exc)
+            await app.crash(exc)
+            raise

@@ -1,0 +1,53 @@
+"""``make run-worker``: the worker, on the configured broker or on an embedded one."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents.embedded_broker import EmbeddedBroker
+from agents.settings import Settings
+
+
+def _banner(lines: list[str]) -> None:
+    width = max(len(line) for line in lines)
+    print("+" + "-" * (width + 2) + "+", file=sys.stderr)
+    for line in lines:
+        print(f"| {line.ljust(width)} |", file=sys.stderr)
+    print("+" + "-" * (width + 2) + "+", file=sys.stderr, flush=True)
+
+
+def _run_worker(settings: Settings, broker_line: str) -> None:
+    from agents.app import app  # imported only now: the app reads KAFKA_BROKER at import
+
+    _banner(
+        [
+            f"broker: {broker_line}",
+            f"http:   http://{settings.web_host}:{settings.web_port}/",
+            f"topics: {settings.topic_prefix}events.raw -> "
+            f"{settings.topic_prefix}events.{{exposure,custom,config_change,diagnostic,invalid}}",
+        ]
+    )
+    app.main()
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    argv = [sys.argv[0], "worker", "--loglevel", os.environ.get("LOG_LEVEL", "info")]
+    sys.argv = argv
+    if settings.broker_configured:
+        _run_worker(settings, f"{settings.broker} (KAFKA_BROKER)")
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "embedded-broker.log"
+    port = int(settings.broker.rsplit(":", 1)[1])
+    with EmbeddedBroker(port=port, log_path=log_path) as broker:
+        os.environ["KAFKA_BROKER"] = broker.url
+        _run_worker(
+            settings,
+            f"embedded Tansu at {broker.url}, memory only, stops with the worker (log: {log_path})",
+        )
+
+
+if __name__ == "__main__":
+    main()

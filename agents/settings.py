@@ -1,0 +1,100 @@
+"""Worker settings, read once from the environment, with defaults that work on a laptop."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from processor import ProcessorConfig
+
+EMBEDDED_BROKER_URL = "kafka://127.0.0.1:9092"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the worker; the README's configuration reference lists the same names."""
+
+    broker: str
+    """KAFKA_BROKER: Kafka bootstrap URL(s), e.g. kafka://host:9092;kafka://host2:9092."""
+    broker_configured: bool
+    """False when KAFKA_BROKER is unset: `make run-worker` then starts the embedded broker."""
+    app_id: str
+    """APP_ID: the Faust app id, also the Kafka consumer group."""
+    topic_prefix: str
+    """TOPIC_PREFIX: prepended to every topic name."""
+    topic_partitions: int
+    """TOPIC_PARTITIONS: partitions of the topics the worker creates."""
+    topic_replicas: int
+    """TOPIC_REPLICAS: replication factor of the topics the worker creates."""
+    web_host: str
+    """WEB_HOST: interface the HTTP server binds."""
+    web_port: int
+    """WEB_PORT: port of the HTTP server."""
+    store: str
+    """TABLE_STORE: Faust table store, memory:// or rocksdb://."""
+    data_dir: Path
+    """DATA_DIR: where the table store and the embedded broker's log live."""
+    ingest_batch_size: int
+    """INGEST_BATCH_SIZE: raw messages taken per ingest batch at most."""
+    ingest_batch_seconds: float
+    """INGEST_BATCH_SECONDS: how long a batch waits to fill before it is processed anyway."""
+    session_timeout: float
+    """BROKER_SESSION_TIMEOUT: seconds before a silent worker's partitions move to the others."""
+    rebalance_timeout: float
+    """BROKER_REBALANCE_TIMEOUT: seconds members get to rejoin a rebalance."""
+    send_retries: int
+    """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
+    processor: ProcessorConfig
+    """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        defaults = ProcessorConfig()
+        broker = os.environ.get("KAFKA_BROKER", "")
+        return cls(
+            broker=broker or EMBEDDED_BROKER_URL,
+            broker_configured=bool(broker),
+            app_id=_str("APP_ID", "statsig-stream"),
+            topic_prefix=os.environ.get("TOPIC_PREFIX", "statsig."),
+            topic_partitions=_int("TOPIC_PARTITIONS", 4),
+            topic_replicas=_int("TOPIC_REPLICAS", 1),
+            web_host=_str("WEB_HOST", "127.0.0.1"),
+            web_port=_int("WEB_PORT", 6066),
+            store=_str("TABLE_STORE", "memory://"),
+            data_dir=Path(_str("DATA_DIR", ".data")),
+            ingest_batch_size=_int("INGEST_BATCH_SIZE", 500),
+            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.05),
+            session_timeout=_float("BROKER_SESSION_TIMEOUT", 10.0),
+            rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
+            send_retries=_int("SEND_RETRIES", 8),
+            processor=ProcessorConfig(
+                max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
+                future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),
+                max_clock_skew_ms=_int("MAX_CLOCK_SKEW_MS", defaults.max_clock_skew_ms),
+                dead_letter_max_original_bytes=_int(
+                    "DEAD_LETTER_MAX_ORIGINAL_BYTES", defaults.dead_letter_max_original_bytes
+                ),
+            ),
+        )
+
+    def bootstrap_servers(self) -> list[str]:
+        """host:port pairs for clients that take plain bootstrap servers (aiokafka)."""
+        return [url.split("://", 1)[-1] for url in self.broker.replace(",", ";").split(";") if url]
+
+
+SETTING_NAMES = tuple(field.name for field in fields(Settings))

@@ -1,0 +1,38 @@
+"""The topics of DESIGN §1, named by the configured prefix, created at start with our partitions."""
+
+from __future__ import annotations
+
+import faust
+
+from agents.app import app, settings
+from processor import EventType
+
+
+def topic_name(suffix: str) -> str:
+    return f"{settings.topic_prefix}{suffix}"
+
+
+def _declared(suffix: str) -> faust.TopicT:
+    # internal=True makes Faust create the topic with our partition count instead of relying on
+    # broker auto-creation, which may pick another count or be disabled.
+    return app.topic(topic_name(suffix), internal=True, partitions=settings.topic_partitions)
+
+
+raw_events = _declared("events.raw")
+events_by_type: dict[EventType, faust.TopicT] = {
+    kind: _declared(f"events.{kind.value}") for kind in EventType
+}
+dead_letters = _declared("events.invalid")
+
+#: Short names the CLI accepts for the topics a user reads.
+OUTPUT_TOPICS: dict[str, faust.TopicT] = {
+    **{kind.value: topic for kind, topic in events_by_type.items()},
+    "invalid": dead_letters,
+    "raw": raw_events,
+}
+
+
+async def declare_output_topics() -> None:
+    """Create the topics the worker writes (Faust declares only those it consumes)."""
+    for topic in (*events_by_type.values(), dead_letters):
+        await topic.maybe_declare()
