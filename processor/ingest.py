@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import msgspec
@@ -45,6 +46,8 @@ _event_decoder = msgspec.json.Decoder(Event)
 _optional_object_decoder = msgspec.json.Decoder(dict[str, Any] | None)
 _any_decoder = msgspec.json.Decoder()
 _PRIVATE = "privateAttributes"
+_PRIVATE_BYTES = _PRIVATE.encode()
+_JSON_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
 
 
@@ -69,6 +72,18 @@ def _without_private(user: dict[str, Any]) -> dict[str, Any]:
     if _PRIVATE in user:
         return {name: value for name, value in user.items() if name != _PRIVATE}
     return user
+
+
+def _numeric_value(value: str | float | None, prefix: str) -> float | None:
+    """The value as a float for the value metrics; JSON allows integers no float can hold."""
+    if value is None or type(value) is str:
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        raise _Rejected(
+            DeadLetterReason.INVALID_EVENT, f"Number out of range - at `{prefix}.value`"
+        ) from None
 
 
 def _json_text(value: Any) -> str:
@@ -180,7 +195,8 @@ class _Request:
 
         name = event.eventName
         event_type = classify(name)
-        if event.user is None and self.user.user is None and event_type not in _UNIT_OPTIONAL:
+        # Every event needs a user (seed 002); only the unit id is optional for some types.
+        if event.user is None and self.user.user is None:
             raise _Rejected(
                 DeadLetterReason.MISSING_USER,
                 f"no user on the event or the request - at `{prefix}`",
@@ -219,6 +235,7 @@ class _Request:
             else {}
         )
         value = event.value
+        numeric_value = _numeric_value(value, prefix)
         is_exposure = event_type is EventType.EXPOSURE
         record = EventRecord(
             eventName=name,
@@ -243,17 +260,29 @@ class _Request:
             event_name=name,
             timestamp=corrected.timestamp,
             unit_id=unit[1] if unit else None,
-            numeric_value=None if value is None or type(value) is str else float(value),
+            numeric_value=numeric_value,
             exposure=_exposure_key(name, metadata) if is_exposure else None,
             time_uuid=uuid,
         )
+
+
+def _may_hold_private(text: bytes) -> bool:
+    """Whether JSON text may carry privateAttributes, its key written plainly or in \\u escapes."""
+    if _PRIVATE_BYTES in text:
+        return True
+    return b"\\u" in text and _PRIVATE_BYTES in _JSON_ESCAPE.sub(_unescape_ascii, text)
+
+
+def _unescape_ascii(match: re.Match[bytes]) -> bytes:
+    code = int(match[1], 16)
+    return bytes([code]) if code < 0x80 else b"?"
 
 
 def _body_fields(body: bytes, limit: int) -> dict[str, Any]:
     """The original body for a dead letter, unless too large or possibly holding private data."""
     if len(body) > limit:
         return {"omitted": "too_large"}
-    if _PRIVATE.encode() in body:
+    if _may_hold_private(body):
         return {"omitted": "private_attributes"}
     try:
         return {"body": body.decode("utf-8"), "bodyEncoding": "utf-8"}
@@ -261,10 +290,28 @@ def _body_fields(body: bytes, limit: int) -> dict[str, Any]:
         return {"body": base64.b64encode(body).decode("ascii"), "bodyEncoding": "base64"}
 
 
+def _utf8_error(payload: bytes) -> str | None:
+    """Why the body is not UTF-8, or None. msgspec leaves the bytes of ``Raw`` parts unchecked,
+    so a bad byte inside an event would otherwise surface as a UnicodeDecodeError later."""
+    if payload.isascii():
+        return None
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"body is not UTF-8: {exc}"
+    return None
+
+
 def _original_event(raw: msgspec.Raw, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         return {"omitted": "too_large"}
-    event = _any_decoder.decode(raw)
+    try:
+        event = _any_decoder.decode(raw)
+    except msgspec.DecodeError:
+        # Valid JSON that Python cannot hold (a number beyond float range): pass it through.
+        return (
+            {"omitted": "private_attributes"} if _may_hold_private(bytes(raw)) else {"event": raw}
+        )
     if isinstance(event, dict) and isinstance(event.get("user"), dict):
         event["user"] = _without_private(event["user"])
     return {"event": event}
@@ -327,6 +374,11 @@ def process_request(
     except BodyEncodingError as exc:
         return _rejected_request(
             context, origin, DeadLetterReason.INVALID_ENCODING, str(exc), _body_fields(body, limit)
+        )
+    utf8_error = _utf8_error(payload)
+    if utf8_error is not None:
+        return _rejected_request(
+            context, origin, DeadLetterReason.INVALID_JSON, utf8_error, _body_fields(payload, limit)
         )
     try:
         envelope = _envelope_decoder.decode(payload)

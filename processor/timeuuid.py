@@ -12,6 +12,7 @@ by construction, and across requests they agree only if 61 random bits and the t
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 #: 100 ns intervals between the Gregorian epoch (1582-10-15) and the Unix epoch.
@@ -23,6 +24,7 @@ _VARIANT_RFC = 0x8000
 _VERSION_1 = 0x1000
 #: An odd multiplier spreads consecutive indexes across the node bits (a bijection mod 2**61).
 _INDEX_STRIDE = 0x9E3779B97F4A7C15 & _MASK_61 | 1
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 def request_digest(key_id: str, body: bytes) -> int:
@@ -51,12 +53,10 @@ def time_uuid(timestamp_ms: int, digest: int, index: int) -> str:
 
 
 def parse_uuid(text: str) -> bool:
-    """True when a client-supplied timeUUID parses as a UUID, in which case it is kept as sent."""
-    try:
-        uuid.UUID(text)
-    except (ValueError, TypeError):
-        return False
-    return True
+    """True when a client-supplied timeUUID is a UUID in the text form of RFC 9562 §4 (seed 002:
+    ``format: uuid``), in which case it is kept as sent. ``uuid.UUID`` alone is too lenient: it
+    also takes signs, spaces and ``0x`` in the digits."""
+    return _UUID_TEXT.fullmatch(text) is not None
 
 
 def uuid_time_ms(text: str) -> int:

@@ -1,0 +1,153 @@
+"""DESIGN §3, clock-skew correction: R = received-at, C = client time, E = the event's time."""
+
+from __future__ import annotations
+
+import pytest
+from raw_messages import (
+    ABSENT,
+    RECORD_TIMESTAMP,
+    accepted,
+    body,
+    event,
+    only_record,
+    process,
+    rejected,
+    value_of,
+)
+
+from processor import ProcessorConfig, process_request
+
+R = RECORD_TIMESTAMP
+ONE_YEAR_MS = 365 * 24 * 3_600_000
+
+
+def client_time(ms: int | str) -> dict[str, str]:
+    return {"statsig-client-time": str(ms)}
+
+
+def test_without_client_time_header_the_event_time_is_kept_and_skew_is_zero() -> None:
+    record = accepted(event(time=R - 5_000))
+    assert record["timestamp"] == R - 5_000
+    assert record["clockSkewMs"] == 0
+    assert record["clientTimestamp"] == R - 5_000
+    assert record["receivedAt"] == R
+    assert record["timestampClamped"] is False
+
+
+def test_slow_client_clock_is_corrected_by_received_at_minus_client_time() -> None:
+    sent = R - 5_000  # the client's clock runs 5 s behind the server's
+    record = accepted(event(time=sent - 1_000), headers=client_time(sent))
+    assert record["clockSkewMs"] == 5_000
+    assert record["timestamp"] == R - 1_000
+    assert record["clientTimestamp"] == sent - 1_000
+
+
+def test_fast_client_clock_is_corrected_not_clamped() -> None:
+    sent = R + 3_600_000  # an hour ahead: the raw event time lies in the server's future
+    record = accepted(event(time=sent - 2_000), headers=client_time(sent))
+    assert record["clockSkewMs"] == -3_600_000
+    assert record["timestamp"] == R - 2_000
+    assert record["timestampClamped"] is False
+
+
+@pytest.mark.parametrize(
+    "header",
+    [str(R - 2 * ONE_YEAR_MS), str(R + 2 * ONE_YEAR_MS), "yesterday", "-5", "1.7e12", ""],
+    ids=["two-years-behind", "two-years-ahead", "text", "negative", "float", "empty"],
+)
+def test_client_time_header_that_is_not_sane_gives_no_correction(header: str) -> None:
+    record = accepted(event(time=R - 7_000), headers=client_time(header))
+    assert record["clockSkewMs"] == 0
+    assert record["timestamp"] == R - 7_000
+
+
+def test_client_time_is_sane_up_to_the_configured_max_skew_and_not_beyond() -> None:
+    config = ProcessorConfig(max_clock_skew_ms=10_000)
+    data = body(event(time=R - 20_000))
+    at_limit = only_record(process(data, client_time(R - 10_000), config=config))
+    past_limit = only_record(process(data, client_time(R - 10_001), config=config))
+    assert value_of(at_limit)["clockSkewMs"] == 10_000
+    assert value_of(past_limit)["clockSkewMs"] == 0
+
+
+def test_event_later_than_arrival_is_clamped_to_received_at() -> None:
+    record = accepted(event(time=R + 1_001))
+    assert record["timestamp"] == R
+    assert record["timestampClamped"] is True
+    assert record["clientTimestamp"] == R + 1_001
+
+
+def test_event_just_inside_the_default_one_second_tolerance_is_kept() -> None:
+    record = accepted(event(time=R + 1_000))
+    assert record["timestamp"] == R + 1_000
+    assert record["timestampClamped"] is False
+
+
+def test_clamp_judges_the_corrected_time() -> None:
+    sent = R - 10_000  # skew +10 s: both raw times below lie before R
+    kept = accepted(event(time=sent + 500), headers=client_time(sent))
+    clamped = accepted(event(time=sent + 2_000), headers=client_time(sent))
+    assert (kept["timestamp"], kept["timestampClamped"]) == (R + 500, False)
+    assert (clamped["timestamp"], clamped["timestampClamped"]) == (R, True)
+    assert clamped["clockSkewMs"] == 10_000
+
+
+def test_future_tolerance_is_configurable() -> None:
+    config = ProcessorConfig(future_tolerance_ms=0)
+    record = value_of(only_record(process(body(event(time=R + 1)), config=config)))
+    assert record["timestamp"] == R
+    assert record["timestampClamped"] is True
+
+
+def test_event_without_time_was_created_when_a_sane_client_clock_sent_it() -> None:
+    sent = R - 3_000
+    record = accepted(event(time=ABSENT), headers=client_time(sent))
+    assert record["clientTimestamp"] == sent
+    assert record["clockSkewMs"] == 3_000
+    assert record["timestamp"] == R
+
+
+@pytest.mark.parametrize("headers", [{}, client_time(R - 2 * ONE_YEAR_MS)], ids=["none", "insane"])
+def test_event_without_time_and_without_sane_client_time_takes_received_at(
+    headers: dict[str, str],
+) -> None:
+    record = accepted(event(time=ABSENT), headers=headers)
+    assert record["clientTimestamp"] == R
+    assert record["timestamp"] == R
+    assert record["clockSkewMs"] == 0
+
+
+def test_event_time_as_numeric_string_is_accepted() -> None:
+    record = accepted(event(time=str(R - 4_000)))
+    assert record["timestamp"] == R - 4_000
+    assert record["clientTimestamp"] == R - 4_000
+
+
+@pytest.mark.parametrize("time", ["soon", "1.5e12", " 123", 1.5, True])
+def test_event_time_that_is_not_integer_milliseconds_is_an_invalid_event(time: object) -> None:
+    letter = rejected(event(time=time))
+    assert letter["reason"] == "invalid_event"
+    assert "$.events[0].time" in letter["error"]
+
+
+def test_received_at_header_overrides_the_record_timestamp() -> None:
+    server = R + 5_000
+    headers = {"statsig-received-at": str(server), **client_time(server - 1_000)}
+    record = accepted(event(time=R), headers=headers)
+    assert record["receivedAt"] == server
+    assert record["clockSkewMs"] == 1_000
+    assert record["timestamp"] == R + 1_000
+
+
+def test_record_timestamp_is_received_at_when_the_header_is_absent_or_unreadable() -> None:
+    for headers in ({}, {"statsig-received-at": "later"}):
+        record = value_of(only_record(process(body(event()), headers, record_timestamp=R + 9)))
+        assert record["receivedAt"] == R + 9
+
+
+def test_headers_are_read_as_kafka_sends_them_in_any_letter_case() -> None:
+    kafka_headers = [("Statsig-Client-Time", str(R - 2_000).encode())]
+    result = process_request(body(event(time=R - 2_500)), kafka_headers, R)
+    record = value_of(only_record(result))
+    assert record["clockSkewMs"] == 2_000
+    assert record["timestamp"] == R - 500
