@@ -1,0 +1,1 @@
+"""Benchmarks of the stream processor, run as ``python -m bench`` (see ``bench.__main__``)."""

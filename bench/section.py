@@ -1,0 +1,25 @@
+"""What a benchmark section is: a function of the run options that returns measured rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measured number."""
+
+    metric: str
+    value: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    quick: bool = False
+    """Fewer and shorter repeats: a smoke run that finishes in seconds, with noisier numbers."""
+
+
+#: A section measures one aspect and returns its rows; it must not print fake numbers.
+Section = Callable[[RunOptions], list[Row]]
