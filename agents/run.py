@@ -35,13 +35,12 @@ def main() -> None:
     settings = Settings.from_env()
     argv = [sys.argv[0], "worker", "--loglevel", os.environ.get("LOG_LEVEL", "info")]
     sys.argv = argv
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.broker_configured:
         _run_worker(settings, f"{settings.broker} (KAFKA_BROKER)")
         return
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "embedded-broker.log"
-    port = int(settings.broker.rsplit(":", 1)[1])
-    with EmbeddedBroker(port=port, log_path=log_path) as broker:
+    with EmbeddedBroker(port=settings.embedded_broker_port, log_path=log_path) as broker:
         os.environ["KAFKA_BROKER"] = broker.url
         _run_worker(
             settings,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from processor import ProcessorConfig
 
-EMBEDDED_BROKER_URL = "kafka://127.0.0.1:9092"
+EMBEDDED_BROKER_HOST = "127.0.0.1"
 
 
 def _int(name: str, default: int) -> int:
@@ -33,6 +33,8 @@ class Settings:
     """KAFKA_BROKER: Kafka bootstrap URL(s), e.g. kafka://host:9092;kafka://host2:9092."""
     broker_configured: bool
     """False when KAFKA_BROKER is unset: `make run-worker` then starts the embedded broker."""
+    embedded_broker_port: int
+    """EMBEDDED_BROKER_PORT: loopback port of the embedded broker."""
     app_id: str
     """APP_ID: the Faust app id, also the Kafka consumer group."""
     topic_prefix: str
@@ -66,9 +68,11 @@ class Settings:
     def from_env(cls) -> Settings:
         defaults = ProcessorConfig()
         broker = os.environ.get("KAFKA_BROKER", "")
+        embedded_port = _int("EMBEDDED_BROKER_PORT", 9092)
         return cls(
-            broker=broker or EMBEDDED_BROKER_URL,
+            broker=broker or f"kafka://{EMBEDDED_BROKER_HOST}:{embedded_port}",
             broker_configured=bool(broker),
+            embedded_broker_port=embedded_port,
             app_id=_str("APP_ID", "statsig-stream"),
             topic_prefix=os.environ.get("TOPIC_PREFIX", "statsig."),
             topic_partitions=_int("TOPIC_PARTITIONS", 4),

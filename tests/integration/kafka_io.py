@@ -1,0 +1,96 @@
+"""Plain aiokafka clients for tests: produce raw messages, read output topics from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+Header = tuple[str, bytes]
+
+
+@dataclass(frozen=True)
+class Consumed:
+    topic: str
+    partition: int
+    key: bytes | None
+    value: Any
+    headers: dict[str, bytes]
+
+
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, Sequence[Header]]]) -> int:
+    """Send (value, headers) pairs and wait until the broker acknowledged all of them."""
+
+    async def run() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+        try:
+            futures = [
+                await producer.send(topic, value, headers=list(headers))
+                for value, headers in messages
+            ]
+            await asyncio.gather(*futures)
+            return len(futures)
+        finally:
+            await producer.stop()
+
+    return asyncio.run(run())
+
+
+def read_topics(
+    bootstrap: str,
+    topics: Sequence[str],
+    done: Callable[[list[Consumed]], bool],
+    timeout: float = 60.0,
+    settle: float = 1.0,
+) -> list[Consumed]:
+    """Read the topics from the beginning until ``done`` holds, then ``settle`` seconds more
+    (so that extra, unexpected records would show), or until ``timeout``."""
+
+    async def run() -> list[Consumed]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        seen: list[Consumed] = []
+        try:
+            assigned: set[TopicPartition] = set()
+            deadline = time.monotonic() + timeout
+            settle_until: float | None = None
+            while time.monotonic() < deadline:
+                if len(assigned) < len(topics):
+                    await consumer.topics()  # refreshes the cached metadata
+                    wanted = {
+                        TopicPartition(topic, partition)
+                        for topic in topics
+                        for partition in consumer.partitions_for_topic(topic) or ()
+                    }
+                    if wanted - assigned:
+                        assigned = wanted
+                        consumer.assign(list(assigned))
+                        await consumer.seek_to_beginning(*assigned)
+                        seen.clear()
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    seen.extend(
+                        Consumed(
+                            topic=record.topic,
+                            partition=record.partition,
+                            key=record.key,
+                            value=orjson.loads(record.value) if record.value else None,
+                            headers=dict(record.headers or ()),
+                        )
+                        for record in records
+                    )
+                if settle_until is None and done(seen):
+                    settle_until = time.monotonic() + settle
+                if settle_until is not None and time.monotonic() >= settle_until:
+                    break
+            return seen
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
