@@ -214,7 +214,7 @@ class _Request:
             )
 
         context = self.context
-        raw_time = event.time
+        raw_time = event.time if event.time is not None else event.timestamp
         client_time = (
             self.default_time()
             if raw_time is None
@@ -372,8 +372,9 @@ def process_request(
             context, origin, DeadLetterReason.PAYLOAD_TOO_LARGE, str(exc), {"omitted": "too_large"}
         )
     except BodyEncodingError as exc:
+        # Compressed bytes cannot be checked for private attributes: the raw topic keeps them.
         return _rejected_request(
-            context, origin, DeadLetterReason.INVALID_ENCODING, str(exc), _body_fields(body, limit)
+            context, origin, DeadLetterReason.INVALID_ENCODING, str(exc), {"omitted": "undecodable"}
         )
     utf8_error = _utf8_error(payload)
     if utf8_error is not None:

@@ -57,6 +57,8 @@ class Event(msgspec.Struct, omit_defaults=True):
     secondaryExposures: list[SecondaryExposure] | None = None
     statsigMetadata: dict[str, Any] | None = None
     timeUUID: str | None = None
+    timestamp: EventTime | None = None
+    """Seed 003's name for the event time, read when ``time`` is absent (re-ingested records)."""
 
 
 class RequestEnvelope(msgspec.Struct):

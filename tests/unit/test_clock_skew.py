@@ -123,6 +123,16 @@ def test_event_time_as_numeric_string_is_accepted() -> None:
     assert record["clientTimestamp"] == R - 4_000
 
 
+def test_seed_003_timestamp_is_the_event_time_when_time_is_absent() -> None:
+    record = accepted(event(time=ABSENT, timestamp=str(R - 5_000)))
+    assert record["clientTimestamp"] == R - 5_000
+
+
+def test_time_wins_over_seed_003_timestamp() -> None:
+    record = accepted(event(time=R - 6_000, timestamp=R - 5_000))
+    assert record["clientTimestamp"] == R - 6_000
+
+
 @pytest.mark.parametrize("time", ["soon", "1.5e12", " 123", 1.5, True])
 def test_event_time_that_is_not_integer_milliseconds_is_an_invalid_event(time: object) -> None:
     letter = rejected(event(time=time))

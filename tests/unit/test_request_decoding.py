@@ -80,7 +80,10 @@ def test_body_that_does_not_decode_as_its_content_encoding_is_invalid_encoding(
     letter = request_dead_letter(data, {"content-encoding": encoding})
     assert letter["reason"] == "invalid_encoding"
     assert letter["headers"]["content-encoding"] == encoding
-    assert kept_body(letter) == data
+    # Bytes that cannot be decoded cannot be checked for private attributes: left out, and
+    # the origin coordinates lead to the untouched original on the raw topic.
+    assert letter["omitted"] == "undecodable"
+    assert "body" not in letter
 
 
 def test_plain_body_over_the_cap_is_payload_too_large() -> None:

@@ -139,7 +139,6 @@ def test_repaired_seed_003_batch_is_accepted_as_a_bare_array_of_events() -> None
         for field in ("eventName", "user", "userID", "value", "metadata", "timeUUID"):
             assert record[field] == seed[field], field
         assert record.get("unitID") == seed.get("unitID")
-        # The batch items carry `timestamp`, not the input field `time`: read literally, DESIGN §3
-        # takes an event without `time` as created when the request was sent.
-        assert record["clientTimestamp"] == RECORD_TIMESTAMP
-        assert record["timestamp"] == RECORD_TIMESTAMP
+        # The batch items carry seed 003's `timestamp` instead of `time`: it is the event time.
+        assert record["clientTimestamp"] == seed["timestamp"]
+        assert record["timestamp"] == seed["timestamp"]
