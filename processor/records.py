@@ -17,7 +17,8 @@ class EventRecord(msgspec.Struct, omit_defaults=True):
     """A per-type topic message's JSON value: seed 003's integration record plus skew facts."""
 
     eventName: str
-    user: dict[str, Any]
+    user: msgspec.Raw
+    """Encoded once per distinct user of a request (see ``processor.users``)."""
     userID: str | None
     timestamp: int
     value: str

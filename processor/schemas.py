@@ -45,12 +45,14 @@ class SecondaryExposure(msgspec.Struct, omit_defaults=True):
     ruleID: str | None = None
 
 
-class Event(msgspec.Struct, omit_defaults=True):
-    """One event of a request, validated on its own."""
+#: The user of an event that has none.
+NO_USER = msgspec.Raw(b"null")
+
+
+class EventFields(msgspec.Struct, omit_defaults=True):
+    """The fields of one event besides its user, validated on their own."""
 
     eventName: EventName
-    user: dict[str, Any] | None = None
-    """Kept as sent (extra fields included) and validated against ``User`` separately."""
     time: EventTime | None = None
     value: str | int | float | None = None
     metadata: dict[str, Any] | None = None
@@ -61,10 +63,37 @@ class Event(msgspec.Struct, omit_defaults=True):
     """Seed 003's name for the event time, read when ``time`` is absent (re-ingested records)."""
 
 
+class Event(EventFields, omit_defaults=True):
+    """One event of a request, decoded on its own so that a bad one fails alone."""
+
+    user: dict[str, Any] | None = None
+    """Kept as sent (extra fields included) and validated against ``User`` separately."""
+
+
+class TypedEvent(EventFields, omit_defaults=True):
+    """One event of a request decoded in one call (``TypedRequest``)."""
+
+    user: msgspec.Raw = NO_USER
+    """Left raw: a request's events often share a user, which is then validated only once.
+    (msgspec has no ``Raw | None``: an absent user is ``NO_USER``, a null one equals it.)"""
+
+
 class RequestEnvelope(msgspec.Struct):
     """The request with its events left as raw bytes, so each is decoded and judged alone."""
 
     events: list[msgspec.Raw]
     user: msgspec.Raw = msgspec.Raw(b"null")
     """Left raw so that a broken shared user fails only the events that rely on it."""
+    statsigMetadata: dict[str, Any] | None = None
+
+
+class TypedRequest(msgspec.Struct):
+    """The request with every event typed: one decode for a request without a broken event.
+
+    A request this does not fit (any event or field invalid) is read again as a
+    ``RequestEnvelope``, event by event, so a bad event fails alone with its own error.
+    """
+
+    events: list[TypedEvent]
+    user: msgspec.Raw = msgspec.Raw(b"null")
     statsigMetadata: dict[str, Any] | None = None

@@ -1,0 +1,21 @@
+"""The limits and tolerances of the event core, filled by the worker from its settings."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class ProcessorConfig(msgspec.Struct, frozen=True):
+    """Limits and tolerances of the event core; the worker fills it from its settings."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    """Largest request body accepted after decompression."""
+    future_tolerance_ms: int = 1_000
+    """How far past received-at a corrected time may lie before it is clamped."""
+    max_clock_skew_ms: int = 365 * 24 * 3_600_000
+    """A client time further than this from received-at is not sane: no correction."""
+    dead_letter_max_original_bytes: int = 256 * 1024
+    """Originals larger than this are left out of dead letters (the raw topic still has them)."""
+
+
+DEFAULT_CONFIG = ProcessorConfig()
