@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from processor.classify import EXPOSURE_KINDS, EventType, classify
 from processor.config import ProcessorConfig
 from processor.context import RequestContext
@@ -55,7 +57,16 @@ def _exposure_key(event_name: str, metadata: dict[str, str]) -> ExposureKey:
 class RequestEvents:
     """Per-request state shared by its events: context, user, metadata base, UUID digest."""
 
-    __slots__ = ("base_metadata", "config", "context", "digest", "request_user", "skew")
+    __slots__ = (
+        "base_metadata",
+        "base_stable_id",
+        "config",
+        "context",
+        "digest",
+        "encoded_base_metadata",
+        "request_user",
+        "skew",
+    )
 
     def __init__(
         self,
@@ -76,6 +87,9 @@ class RequestEvents:
         if context.sdk_version and "sdkVersion" not in base:
             base["sdkVersion"] = context.sdk_version
         self.base_metadata = base
+        self.encoded_base_metadata = msgspec.Raw(encode_json(base))
+        """Most events add nothing to the request's statsigMetadata: encoded once for them."""
+        self.base_stable_id = base.get("stableID")
 
     def default_time(self) -> int:
         """When an event has no time, it was created when the request was sent."""
@@ -104,14 +118,14 @@ class RequestEvents:
                 )
         name = event.eventName
         event_type = classify(name)
-        statsig_metadata = (
-            {**self.base_metadata, **event.statsigMetadata}
-            if event.statsigMetadata
-            else self.base_metadata
-        )
+        statsig_metadata: dict[str, Any] | msgspec.Raw
+        if event.statsigMetadata:
+            statsig_metadata = {**self.base_metadata, **event.statsigMetadata}
+            stable = statsig_metadata.get("stableID")
+        else:
+            statsig_metadata, stable = self.encoded_base_metadata, self.base_stable_id
         unit = user.unit
         if unit is None:
-            stable = statsig_metadata.get("stableID")
             if isinstance(stable, str) and stable:
                 unit = "stableID", stable
             elif event_type not in _UNIT_OPTIONAL:
@@ -144,30 +158,33 @@ class RequestEvents:
         value = event.value
         numeric_value = _numeric_value(value, prefix)
         is_exposure = event_type is EventType.EXPOSURE
+        timestamp = corrected.timestamp
+        # Positional arguments, in field order: measurably cheaper than keywords per event.
         record = EventRecord(
-            eventName=name,
-            user=user.output,
-            userID=user.user_id,
-            timestamp=corrected.timestamp,
-            value="" if value is None else json_text(value),
-            metadata=metadata,
-            statsigMetadata=statsig_metadata,
-            timeUUID=uuid,
-            clientTimestamp=client_time,
-            receivedAt=context.received_at,
-            clockSkewMs=corrected.skew_ms,
-            timestampClamped=corrected.clamped,
-            unitID=unit[0] if is_exposure and unit else None,
-            secondaryExposures=event.secondaryExposures if is_exposure else None,
+            name,
+            user.output,
+            user.user_id,
+            timestamp,
+            "" if value is None else json_text(value),
+            metadata,
+            statsig_metadata,
+            uuid,
+            client_time,
+            context.received_at,
+            corrected.skew_ms,
+            corrected.clamped,
+            unit[0] if is_exposure and unit else None,
+            event.secondaryExposures if is_exposure else None,
         )
+        unit_id = unit[1] if unit else None
         return OutputRecord(
-            type=event_type,
-            key=unit[1].encode() if unit else None,
-            value=encode_json(record),
-            event_name=name,
-            timestamp=corrected.timestamp,
-            unit_id=unit[1] if unit else None,
-            numeric_value=numeric_value,
-            exposure=_exposure_key(name, metadata) if is_exposure else None,
-            time_uuid=uuid,
+            event_type,
+            None if unit_id is None else unit_id.encode(),
+            encode_json(record),
+            name,
+            timestamp,
+            unit_id,
+            numeric_value,
+            _exposure_key(name, metadata) if is_exposure else None,
+            uuid,
         )

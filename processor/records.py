@@ -23,7 +23,7 @@ class EventRecord(msgspec.Struct, omit_defaults=True):
     timestamp: int
     value: str
     metadata: dict[str, str]
-    statsigMetadata: dict[str, Any]
+    statsigMetadata: dict[str, Any] | msgspec.Raw
     timeUUID: str
     clientTimestamp: int
     receivedAt: int
