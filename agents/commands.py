@@ -1,19 +1,23 @@
-"""CLI verbs on the app: ``produce`` sample traffic to the raw topic, ``tail`` an output topic."""
+"""CLI verbs on the app: ``produce`` traffic, ``tail`` a topic, ``replay`` dead letters."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import orjson
 from faust.cli import AppCommand, argument, option
 
 from agents.app import app, settings
 from agents.delivery import Outgoing, deliver
-from agents.topics import OUTPUT_TOPICS, raw_events
+from agents.reading import TopicMissing, fetch_record, read_topic
+from agents.topics import OUTPUT_TOPICS, dead_letters, raw_events
+from processor.replay import REPLAY_OF, Replay, matches, replay_of
 from processor.samples import sample_requests
 
 _CHUNK = 200
@@ -51,6 +55,7 @@ async def produce(
     bodies = _bodies(file, count, events, seed, client_now)
     topic = raw_events.get_topic_name()
     await raw_events.maybe_declare()
+    producer = await app.maybe_start_producer()
     with click.progressbar(
         length=len(bodies), label=f"producing to {topic}", file=sys.stderr
     ) as bar:
@@ -60,43 +65,12 @@ async def produce(
                 ("statsig-source", b"cli"),
             ]
             await deliver(
-                app.producer,
+                producer,
                 [Outgoing(topic, None, body, headers) for body in chunk],
                 settings.send_retries,
             )
             bar.update(len(chunk))
     click.echo(f"sent {len(bodies)} requests to {topic}", err=True)
-
-
-async def _print_records(topic: str, count: int, follow: bool, idle_timeout: float) -> int:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers(), enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            raise click.ClickException(f"topic {topic} does not exist yet")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        printed = 0
-        idle_since = time.monotonic()
-        while time.monotonic() - idle_since < idle_timeout:
-            batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            for records in batch.values():
-                idle_since = time.monotonic()
-                for record in records:
-                    click.echo((record.value or b"").decode("utf-8", "replace"))
-                    printed += 1
-                    if printed == count:
-                        return printed
-            caught_up = all([await consumer.position(tp) >= end[tp] for tp in partitions])
-            if caught_up and not follow:
-                return printed
-        return printed
-    finally:
-        await consumer.stop()
 
 
 @app.command(
@@ -108,5 +82,73 @@ async def _print_records(topic: str, count: int, follow: bool, idle_timeout: flo
 async def tail(self: AppCommand, topic: str, count: int, follow: bool, timeout: float) -> None:
     """Print the records of an output topic as JSON lines, oldest first."""
     name = OUTPUT_TOPICS[topic].get_topic_name()
-    printed = await _print_records(name, count, follow, timeout)
+    printed = 0
+    try:
+        async for record in read_topic(name, follow, timeout):
+            click.echo((record.value or b"").decode("utf-8", "replace"))
+            printed += 1
+            if printed == count:
+                break
+    except TopicMissing:
+        raise click.ClickException(f"topic {name} does not exist yet") from None
     click.echo(f"{printed} records from {name}", err=True)
+
+
+def _millis(value: str | None) -> int | None:
+    """Milliseconds since the epoch, from digits or an ISO 8601 date-time (UTC if no zone)."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+async def _replays(
+    reasons: frozenset[str], since: int | None, until: int | None
+) -> AsyncIterator[tuple[str, Replay]]:
+    async for record in read_topic(dead_letters.get_topic_name(), False, 10.0):
+        letter = orjson.loads(record.value or b"{}")
+        if matches(letter, reasons, since, until):
+            yield letter["reason"], replay_of(letter)
+
+
+async def _resolved(replay: Replay) -> Outgoing:
+    """The raw message to send; a body the dead letter left out is fetched from its origin."""
+    topic = raw_events.get_topic_name()
+    if replay.body is not None:
+        return Outgoing(topic, None, replay.body, replay.headers)
+    if replay.origin is None:
+        raise click.ClickException("a dead letter without body or origin cannot be replayed")
+    original = await fetch_record(*replay.origin)
+    headers = [(name, value) for name, value in original.headers if name != REPLAY_OF]
+    headers.append((REPLAY_OF, "/".join(map(str, replay.origin)).encode()))
+    return Outgoing(topic, original.key, original.value or b"", headers)
+
+
+@app.command(
+    option(
+        "--reason", "-r", multiple=True, help="Only dead letters with this reason (repeatable)."
+    ),
+    option("--since", default=None, help="Only those received at or after: ms or ISO 8601."),
+    option("--until", default=None, help="Only those received before: ms or ISO 8601."),
+    option("--dry-run", is_flag=True, help="Count what would be replayed; send nothing."),
+)
+async def replay(
+    self: AppCommand, reason: tuple[str, ...], since: str | None, until: str | None, dry_run: bool
+) -> None:
+    """Send dead letters back to the raw topic, e.g. after a fix to the worker or its settings."""
+    selected = [item async for item in _replays(frozenset(reason), _millis(since), _millis(until))]
+    by_reason = Counter(name for name, _ in selected)
+    for name, count in sorted(by_reason.items()):
+        click.echo(f"{name}: {count}", err=True)
+    if dry_run:
+        click.echo(f"dry run: {len(selected)} dead letters would be replayed", err=True)
+        return
+    producer = await app.maybe_start_producer()
+    with click.progressbar(selected, label="replaying", file=sys.stderr) as items:
+        for _, item in items:
+            await deliver(producer, [await _resolved(item)], settings.send_retries)
+    click.echo(f"replayed {len(selected)} dead letters to {raw_events.get_topic_name()}", err=True)

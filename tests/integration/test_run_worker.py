@@ -16,15 +16,16 @@ from tests.integration.worker import REPO, WorkerProcess, worker_env
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    completed = subprocess.run(
         [sys.executable, "-m", "agents", *args],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
+    assert completed.returncode == 0, f"{args} failed:\n{completed.stderr[-4000:]}"
+    return completed
 
 
 def port_open(port: int) -> bool:
