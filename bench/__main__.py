@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--sections core,...] [--json PATH]``.
+"""``python -m bench [--quick] [--tiny] [--soak MINUTES] [--sections core,...] [--json PATH]``.
 
 A section is a function ``(RunOptions) -> list[Row]`` in its own module; add one by listing it
 in ``SECTIONS``. Sections run in the order listed; the default is all of them.
@@ -11,13 +11,16 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, hotspots
+from bench import core, e2e, hotspots, latency, memory
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
 
 SECTIONS: dict[str, Section] = {
     "core": core.measure,
     "profile": hotspots.measure,
+    "e2e": e2e.measure,
+    "latency": latency.measure,
+    "memory": memory.measure,
 }
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
@@ -36,6 +39,16 @@ def _section_names(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short repeats (noisier numbers)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny inputs for the end-to-end sections (smoke test)"
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="run the memory section this long, printing RSS samples",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
     parser.add_argument(
         "--sections",
@@ -44,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated, from: {', '.join(SECTIONS)}",
     )
     args = parser.parse_args(argv)
-    options = RunOptions(quick=args.quick)
+    options = RunOptions(quick=args.quick, tiny=args.tiny, soak_minutes=args.soak)
     results: list[tuple[str, Row]] = []
     for name in args.sections:
         started = time.perf_counter()
@@ -52,7 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
         results.extend((name, row) for row in rows)
     print(format_table(results))
-    write_json(args.json, results, {"quick": args.quick, "sections": args.sections})
+    write_json(
+        args.json,
+        results,
+        {
+            "quick": args.quick,
+            "tiny": args.tiny,
+            "soak_minutes": args.soak,
+            "sections": args.sections,
+        },
+    )
     print(f"\nwritten to {args.json}")
     return 0
 

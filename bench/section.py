@@ -19,6 +19,10 @@ class Row:
 class RunOptions:
     quick: bool = False
     """Fewer and shorter repeats: a smoke run that finishes in seconds, with noisier numbers."""
+    tiny: bool = False
+    """The end-to-end sections with tiny inputs and runs of seconds: proves they work, no more."""
+    soak_minutes: float = 0.0
+    """When above 0, the memory section runs this long instead of its short default."""
 
 
 #: A section measures one aspect and returns its rows; it must not print fake numbers.

@@ -1,0 +1,124 @@
+"""The bench's own embedded broker, and plain aiokafka clients that fill and count its topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from agents.embedded_broker import EmbeddedBroker, free_port
+
+Header = tuple[str, bytes]
+
+
+@contextmanager
+def embedded_broker(log_dir: Path) -> Iterator[EmbeddedBroker]:
+    """Tansu on a free loopback port, stopped (and its memory freed) on exit."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(port=free_port(), log_path=log_dir / "tansu.log") as broker:
+        yield broker
+
+
+async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    """Create topics explicitly: auto-creation by a produce may pick another partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, acks=1
+    )
+
+
+async def preload(
+    bootstrap: str, topic: str, bodies: Sequence[bytes], headers: Sequence[Header]
+) -> None:
+    """Produce every body (no key: spread over the partitions) and wait for all the acks."""
+    producer = new_producer(bootstrap)
+    await producer.start()
+    try:
+        acks = [await producer.send(topic, body, headers=list(headers)) for body in bodies]
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
+
+
+class RecordCounter:
+    """Counts the records of topics by reading them to their high watermarks.
+
+    Tansu's ListOffsets answers the base offset of a partition's last batch, not its end, so
+    end offsets undercount there; the high watermark of a fetch response is right everywhere.
+    """
+
+    def __init__(self, bootstrap: str, timeout: float = 60.0) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self._timeout = timeout
+
+    async def __aenter__(self) -> RecordCounter:
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._consumer.stop()
+
+    async def topic_names(self) -> set[str]:
+        """Every topic on the broker now (refreshes the cached metadata)."""
+        return set(await self._consumer.topics())
+
+    async def _caught_up(self, partitions: list[TopicPartition]) -> bool:
+        for tp in partitions:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or await self._consumer.position(tp) < highwater:
+                return False
+        return True
+
+    async def counts(
+        self, topics: Iterable[str], created_until_ms: int | None = None
+    ) -> dict[str, int]:
+        """Records per topic (a topic that does not exist yet counts 0); with
+        ``created_until_ms``, only those whose timestamp is not later."""
+        topics = list(topics)
+        known = await self.topic_names()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in known
+            for partition in self._consumer.partitions_for_topic(topic) or ()
+        ]
+        counts = dict.fromkeys(topics, 0)
+        if not partitions:
+            return counts
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + self._timeout
+        while not await self._caught_up(partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topics} to their ends in {self._timeout} s")
+            batch = await self._consumer.getmany(timeout_ms=200, max_records=20_000)
+            for tp, records in batch.items():
+                if created_until_ms is None:
+                    counts[tp.topic] += len(records)
+                else:
+                    counts[tp.topic] += sum(r.timestamp <= created_until_ms for r in records)
+        return counts

@@ -1,0 +1,95 @@
+"""Latency of one real worker at half its flat-out rate: request produced to record consumed.
+
+The offered load is half the events/s the e2e section measured in this run (measured here
+first when that section did not run). After a priming request, requests are sent at that fixed
+rate for a bounded time; a consumer in the bench reads the output topics as they fill. A
+record's latency is its arrival at that consumer minus its request's send time (``receivedAt``,
+see ``bench.load``); percentiles are over records, 50 per request. Records still missing a
+grace period after the load stops are counted, not timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+
+from bench import e2e, workload
+from bench.broker import new_producer
+from bench.load import LoadedWorker, OutputClock, offer, prime, worker_on_own_broker
+from bench.section import Row, RunOptions
+
+GRACE_SECONDS = 20.0
+
+
+def seconds(options: RunOptions) -> float:
+    return 3.0 if options.tiny else 10.0 if options.quick else 30.0
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest value with ``share`` of the values at or below."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def records_per_request() -> float:
+    return e2e.expected_output(workload.request_bodies()).outputs / len(workload.request_bodies())
+
+
+async def _timed_run(
+    loaded: LoadedWorker, requests_per_second: float, duration: float
+) -> tuple[int, OutputClock]:
+    clock = OutputClock(loaded.bootstrap, loaded.output_topics)
+    await clock.start()
+    producer = new_producer(loaded.bootstrap)
+    await producer.start()
+    try:
+        await prime(loaded, clock)
+        clock.arrivals.since_ms = int(time.time() * 1000)
+        sending = asyncio.create_task(
+            offer(
+                producer, loaded.raw_topic, workload.request_bodies(), requests_per_second, duration
+            )
+        )
+        while not sending.done():
+            await clock.read()
+        sent = sending.result()
+        expected = sent * records_per_request()
+        deadline = time.monotonic() + GRACE_SECONDS
+        while len(clock.arrivals.latencies_ms) < expected and time.monotonic() < deadline:
+            await clock.read()
+        return sent, clock
+    finally:
+        await producer.stop()
+        await clock.stop()
+
+
+def measure(options: RunOptions) -> list[Row]:
+    events_per_second = e2e.worker_rate(options) / 2
+    requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
+    duration = seconds(options)
+    with worker_on_own_broker("latency") as loaded:
+        sent, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
+    latencies = clock.arrivals.latencies_ms
+    created = clock.arrivals.created_latencies_ms
+    expected = round(sent * records_per_request())
+    if not latencies:
+        raise RuntimeError(f"no output record arrived of {sent} requests sent")
+    return [
+        Row("offered load (half the worker's e2e rate)", events_per_second, "events/s"),
+        Row("sent", sent * workload.EVENTS_PER_REQUEST / duration, "events/s"),
+        Row("load duration", duration, "s"),
+        Row("records timed", len(latencies), "records"),
+        Row(
+            f"records not arrived {GRACE_SECONDS:.0f} s after the load",
+            expected - len(latencies),
+            "records",
+        ),
+        Row("produce -> consumed, p50", percentile(latencies, 0.50), "ms"),
+        Row("produce -> consumed, p90", percentile(latencies, 0.90), "ms"),
+        Row("produce -> consumed, p99", percentile(latencies, 0.99), "ms"),
+        Row("produce -> consumed, max", max(latencies), "ms"),
+        Row("produce -> worker send, p50", percentile(created, 0.50), "ms"),
+        Row("produce -> worker send, p99", percentile(created, 0.99), "ms"),
+    ]

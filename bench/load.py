@@ -1,0 +1,174 @@
+"""Offered load: a running worker fed requests at a fixed rate, and the clock of its output.
+
+Each request is stamped with its send time as ``statsig-received-at`` (what HTTP ingress does
+right before it produces), with a client clock 1.5 s behind. Every output record carries that
+time as ``receivedAt``, so its latency is its arrival time at a consumer minus ``receivedAt``:
+produce, fetch by the worker, batching, processing, delivery and the consumer's own fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench import workload
+from bench.broker import Header, embedded_broker, new_producer
+from bench.e2e import RAW_SUFFIX, output_topics
+from bench.worker import WORKER, AppProcess, app_env
+
+CLIENT_BEHIND_MS = 1_500
+
+
+def stamped_headers(now_ms: int) -> list[Header]:
+    return [
+        ("statsig-client-time", str(now_ms - CLIENT_BEHIND_MS).encode()),
+        ("statsig-received-at", str(now_ms).encode()),
+        ("statsig-source", b"log_event"),
+        ("statsig-key-id", b"key-bench-0001"),
+    ]
+
+
+@dataclass(frozen=True)
+class LoadedWorker:
+    worker: AppProcess
+    bootstrap: str
+
+    @property
+    def raw_topic(self) -> str:
+        return self.worker.prefix + RAW_SUFFIX
+
+    @property
+    def output_topics(self) -> list[str]:
+        return output_topics(self.worker.prefix)
+
+
+@contextmanager
+def worker_on_own_broker(name: str) -> Iterator[LoadedWorker]:
+    """An embedded broker and one real worker (``agents.run``) on it, ready to consume."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        work = Path(tmp)
+        with embedded_broker(work) as broker:
+            env = app_env(broker.bootstrap, work / "data")
+            with AppProcess(WORKER, env, work / "worker.log") as worker:
+                worker.wait_ready()
+                yield LoadedWorker(worker, broker.bootstrap)
+
+
+async def offer(
+    producer: AIOKafkaProducer,
+    topic: str,
+    bodies: Sequence[bytes],
+    requests_per_second: float,
+    seconds: float,
+) -> int:
+    """Send ``bodies`` in turn at ``requests_per_second`` for ``seconds``; return how many.
+
+    Every 5 ms it sends the requests due by then, so the load is smooth at any rate; a send
+    stamps the time it is made, not the time it was due.
+    """
+    cycle = itertools.cycle(bodies)
+    acks: list[asyncio.Future[object]] = []
+    sent = 0
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        due = min(int(elapsed * requests_per_second) + 1, int(seconds * requests_per_second))
+        while sent < due:
+            now_ms = int(time.time() * 1000)
+            acks.append(
+                await producer.send(
+                    topic, next(cycle), headers=stamped_headers(now_ms), timestamp_ms=now_ms
+                )
+            )
+            sent += 1
+        if len(acks) >= 1_000:
+            await asyncio.gather(*acks)
+            acks.clear()
+        await asyncio.sleep(0.005)
+    await asyncio.gather(*acks)
+    return sent
+
+
+@dataclass
+class Arrivals:
+    """Latencies (ms) of the output records whose request was sent at or after ``since_ms``."""
+
+    since_ms: int
+    latencies_ms: list[float] = field(default_factory=list)
+    created_latencies_ms: list[float] = field(default_factory=list)
+    """Up to the record's timestamp: when the worker handed it to its producer."""
+    records: int = 0
+    """Every output record seen, the priming ones included."""
+
+
+class OutputClock:
+    """Reads the output topics as they fill and times each record (see the module docstring)."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
+        self._topics = list(topics)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+        )
+        self.arrivals = Arrivals(since_ms=2**62)
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Assign every partition of the topics, once the worker has created them all."""
+        await self._consumer.start()
+        deadline = time.monotonic() + timeout
+        while not set(self._topics) <= await self._consumer.topics():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not create {self._topics} in {timeout} s")
+            await asyncio.sleep(0.2)
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in self._topics
+            for partition in self._consumer.partitions_for_topic(topic) or ()
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def read(self, timeout_ms: int = 100) -> int:
+        """One fetch; returns how many records came."""
+        batch = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5_000)
+        arrived_ms = time.time() * 1000
+        arrivals = self.arrivals
+        count = 0
+        for records in batch.values():
+            count += len(records)
+            for record in records:
+                received_at = orjson.loads(record.value or b"{}").get("receivedAt")
+                if received_at is None or received_at < arrivals.since_ms:
+                    continue
+                arrivals.latencies_ms.append(arrived_ms - received_at)
+                arrivals.created_latencies_ms.append(record.timestamp - received_at)
+        arrivals.records += count
+        return count
+
+
+async def prime(loaded: LoadedWorker, clock: OutputClock, timeout: float = 60.0) -> None:
+    """Send one request and wait for its output: the worker has its partitions and is warm."""
+    producer = new_producer(loaded.bootstrap)
+    await producer.start()
+    try:
+        now_ms = int(time.time() * 1000)
+        body = workload.request_bodies()[0]
+        await (await producer.send(loaded.raw_topic, body, headers=stamped_headers(now_ms)))
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + timeout
+    while clock.arrivals.records < workload.EVENTS_PER_REQUEST:
+        loaded.worker.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no output for the priming request in {timeout} s")
+        await clock.read()

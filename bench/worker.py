@@ -1,0 +1,119 @@
+"""A Faust app as a process of its own: the real worker, or the baseline app, on the bench's broker.
+
+Each process gets a fresh topic prefix, consumer group, HTTP port and data directory, so runs
+never read each other's offsets or topics.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from agents.embedded_broker import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+READY_LINE = "[^Worker]: Ready"
+
+#: The real worker, as `make run-worker` starts it.
+WORKER = ("-m", "agents.run")
+#: The real worker with the bench's probe sensor (see ``bench.probe``).
+PROBED_WORKER = ("-m", "bench.probed_worker")
+#: The idiomatic Faust app of ``bench.baseline_app``.
+BASELINE = ("-m", "bench.baseline_app", "worker", "--loglevel", "info")
+
+
+def app_env(broker_bootstrap: str, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment of an app of its own on ``broker_bootstrap`` (host:port)."""
+    run_id = uuid.uuid4().hex[:8]
+    env = {
+        "KAFKA_BROKER": f"kafka://{broker_bootstrap}",
+        "TOPIC_PREFIX": f"b{run_id}.",
+        "APP_ID": f"bench-{run_id}",
+        "WEB_PORT": str(free_port()),
+        "DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "info",
+        # A lone member's first join waits for the rebalance timeout on Tansu: keep it short.
+        "BROKER_SESSION_TIMEOUT": "6",
+        "BROKER_REBALANCE_TIMEOUT": "4",
+    }
+    env.update(overrides)
+    return env
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of process ``pid`` now, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+class AppProcess:
+    """One Faust app process; its output goes to ``log_path``."""
+
+    def __init__(self, args: tuple[str, ...], env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self.env["TOPIC_PREFIX"]
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("the app is not running")
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> AppProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *self.args],
+                cwd=REPO,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def check_alive(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"{' '.join(self.args)} exited early:\n{self.log()[-3000:]}")
+
+    def wait_ready(self, timeout: float = 90.0) -> AppProcess:
+        deadline = time.monotonic() + timeout
+        while READY_LINE not in self.log():
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready in {timeout} s:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> AppProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
