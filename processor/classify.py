@@ -17,16 +17,19 @@ EXPOSURE_KINDS: dict[str, str] = {
     "statsig::experiment_exposure": "experiment",
     "statsig::layer_exposure": "layer",
 }
-_EXACT = {name: EventType.EXPOSURE for name in EXPOSURE_KINDS}
-_EXACT["statsig::config_change"] = EventType.CONFIG_CHANGE
-_STATSIG_PREFIX = "statsig::"
+#: Names classified exactly -> (type, exposure kind or None): one lookup gives both.
+EXACT_NAMES: dict[str, tuple[EventType, str | None]] = {
+    name: (EventType.EXPOSURE, kind) for name, kind in EXPOSURE_KINDS.items()
+}
+EXACT_NAMES["statsig::config_change"] = (EventType.CONFIG_CHANGE, None)
+STATSIG_PREFIX = "statsig::"
 
 
 def classify(event_name: str) -> EventType:
     """Exposure and config-change names are exact; other ``statsig::`` names are diagnostics."""
-    kind = _EXACT.get(event_name)
-    if kind is not None:
-        return kind
-    if event_name.startswith(_STATSIG_PREFIX):
+    exact = EXACT_NAMES.get(event_name)
+    if exact is not None:
+        return exact[0]
+    if event_name.startswith(STATSIG_PREFIX):
         return EventType.DIAGNOSTIC
     return EventType.CUSTOM

@@ -12,21 +12,23 @@ from typing import Any
 
 import msgspec
 
-from processor.classify import EXPOSURE_KINDS, EventType, classify
+from processor.classify import EXACT_NAMES, STATSIG_PREFIX, EventType
 from processor.config import ProcessorConfig
 from processor.context import RequestContext
 from processor.reasons import DeadLetterReason
 from processor.records import EventRecord, ExposureKey, OutputRecord, encode_json
 from processor.rejected import Rejected
 from processor.schemas import EventFields
-from processor.skew import correct_skew, request_skew
+from processor.skew import default_event_time, request_skew
 from processor.timeuuid import parse_uuid, request_digest, time_uuid
 from processor.users import RequestUser, ResolvedUser
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
+_ONLY_TEXT = frozenset({str})
+_NO_METADATA: dict[str, str] = {}
 
 
-def _numeric_value(value: str | float | None, prefix: str) -> float | None:
+def _numeric_value(value: str | float | None, index: int) -> float | None:
     """The value as a float for the value metrics; JSON allows integers no float can hold."""
     if value is None or type(value) is str:
         return None
@@ -34,7 +36,7 @@ def _numeric_value(value: str | float | None, prefix: str) -> float | None:
         return float(value)
     except OverflowError:
         raise Rejected(
-            DeadLetterReason.INVALID_EVENT, f"Number out of range - at `{prefix}.value`"
+            DeadLetterReason.INVALID_EVENT, f"Number out of range - at `$.events[{index}].value`"
         ) from None
 
 
@@ -42,8 +44,17 @@ def json_text(value: Any) -> str:
     return value if type(value) is str else encode_json(value).decode()
 
 
-def _exposure_key(event_name: str, metadata: dict[str, str]) -> ExposureKey:
-    kind = EXPOSURE_KINDS[event_name]
+def _text_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
+    """Metadata with string values: a non-string is written as its JSON text (DESIGN §4).
+    Most metadata is all strings already and is then used as decoded, without a copy."""
+    if not metadata:
+        return _NO_METADATA
+    if _ONLY_TEXT.issuperset(map(type, metadata.values())):
+        return metadata
+    return {key: json_text(value) for key, value in metadata.items()}
+
+
+def _exposure_key(kind: str, metadata: dict[str, str]) -> ExposureKey:
     name = metadata.get("gate") or metadata.get("config") or ""
     group = (
         metadata.get("gateValue")
@@ -55,15 +66,16 @@ def _exposure_key(event_name: str, metadata: dict[str, str]) -> ExposureKey:
 
 
 class RequestEvents:
-    """Per-request state shared by its events: context, user, metadata base, UUID digest."""
+    """Per-request state shared by its events: context, users, metadata base, skew, digest."""
 
     __slots__ = (
         "base_metadata",
         "base_stable_id",
-        "config",
-        "context",
+        "default_time",
         "digest",
         "encoded_base_metadata",
+        "latest_time",
+        "received_at",
         "request_user",
         "skew",
     )
@@ -76,10 +88,12 @@ class RequestEvents:
         request_user: RequestUser,
         metadata: dict[str, Any] | None,
     ) -> None:
-        self.context = context
-        self.config = config
         self.request_user = request_user
+        self.received_at = context.received_at
         self.skew = request_skew(context.received_at, context.client_time, config.max_clock_skew_ms)
+        self.default_time = default_event_time(context.received_at, context.client_time, self.skew)
+        self.latest_time = context.received_at + config.future_tolerance_ms
+        """A corrected time past this is clamped to received-at."""
         self.digest = request_digest(context.key_id, body)
         base = dict(metadata) if metadata else {}
         if context.sdk_type and "sdkType" not in base:
@@ -91,33 +105,36 @@ class RequestEvents:
         """Most events add nothing to the request's statsigMetadata: encoded once for them."""
         self.base_stable_id = base.get("stableID")
 
-    def default_time(self) -> int:
-        """When an event has no time, it was created when the request was sent."""
-        context = self.context
-        if context.client_time is not None and (
-            self.skew or context.client_time == context.received_at
-        ):
-            return context.client_time
-        return context.received_at
+    def _user(self, index: int) -> ResolvedUser:
+        """The request's user, for an event without its own."""
+        request_user = self.request_user
+        if request_user.error is not None:
+            raise Rejected(DeadLetterReason.INVALID_EVENT, request_user.error)
+        if request_user.resolved is None:
+            # Every event needs a user (seed 002); only the unit id is optional for some.
+            raise Rejected(
+                DeadLetterReason.MISSING_USER,
+                f"no user on the event or the request - at `$.events[{index}]`",
+            )
+        return request_user.resolved
 
     def record(self, index: int, event: EventFields, user: ResolvedUser | None) -> OutputRecord:
         """The record of event ``index``; ``user`` is its own user, None when it has none.
 
         Raises ``Rejected`` when the event must become a dead letter.
         """
-        prefix = f"$.events[{index}]"
         if user is None:
-            if self.request_user.error is not None:
-                raise Rejected(DeadLetterReason.INVALID_EVENT, self.request_user.error)
-            user = self.request_user.resolved
-            if user is None:
-                # Every event needs a user (seed 002); only the unit id is optional for some.
-                raise Rejected(
-                    DeadLetterReason.MISSING_USER,
-                    f"no user on the event or the request - at `{prefix}`",
-                )
+            user = self._user(index)
         name = event.eventName
-        event_type = classify(name)
+        exact = EXACT_NAMES.get(name)
+        if exact is not None:
+            event_type, exposure_kind = exact
+        else:
+            event_type = (
+                EventType.DIAGNOSTIC if name.startswith(STATSIG_PREFIX) else EventType.CUSTOM
+            )
+            exposure_kind = None
+
         statsig_metadata: dict[str, Any] | msgspec.Raw
         if event.statsigMetadata:
             statsig_metadata = {**self.base_metadata, **event.statsigMetadata}
@@ -131,34 +148,30 @@ class RequestEvents:
             elif event_type not in _UNIT_OPTIONAL:
                 raise Rejected(
                     DeadLetterReason.MISSING_UNIT_ID,
-                    f"no userID, customIDs value or stableID - at `{prefix}.user`",
+                    f"no userID, customIDs value or stableID - at `$.events[{index}].user`",
                 )
 
-        context = self.context
-        raw_time = event.time if event.time is not None else event.timestamp
-        client_time = (
-            self.default_time()
-            if raw_time is None
-            else (raw_time if type(raw_time) is int else int(raw_time))
-        )
-        corrected = correct_skew(
-            client_time, self.skew, context.received_at, self.config.future_tolerance_ms
-        )
+        raw_time = event.time
+        if raw_time is None:
+            raw_time = event.timestamp
+        if raw_time is None:
+            client_time = self.default_time
+        else:
+            client_time = raw_time if type(raw_time) is int else int(raw_time)
+        timestamp = client_time + self.skew  # see processor.skew
+        clamped = timestamp > self.latest_time
+        if clamped:
+            timestamp = self.received_at
+
         supplied = event.timeUUID
         uuid = (
             supplied
             if supplied is not None and parse_uuid(supplied)
-            else time_uuid(corrected.timestamp, self.digest, index)
+            else time_uuid(timestamp, self.digest, index)
         )
-        metadata = (
-            {key: json_text(value) for key, value in event.metadata.items()}
-            if event.metadata
-            else {}
-        )
+        metadata = _text_metadata(event.metadata)
         value = event.value
-        numeric_value = _numeric_value(value, prefix)
-        is_exposure = event_type is EventType.EXPOSURE
-        timestamp = corrected.timestamp
+        numeric_value = _numeric_value(value, index)
         # Positional arguments, in field order: measurably cheaper than keywords per event.
         record = EventRecord(
             name,
@@ -170,13 +183,13 @@ class RequestEvents:
             statsig_metadata,
             uuid,
             client_time,
-            context.received_at,
-            corrected.skew_ms,
-            corrected.clamped,
-            unit[0] if is_exposure and unit else None,
-            event.secondaryExposures if is_exposure else None,
+            self.received_at,
+            self.skew,
+            clamped,
+            None if exposure_kind is None or unit is None else unit[0],
+            None if exposure_kind is None else event.secondaryExposures,
         )
-        unit_id = unit[1] if unit else None
+        unit_id = None if unit is None else unit[1]
         return OutputRecord(
             event_type,
             None if unit_id is None else unit_id.encode(),
@@ -185,6 +198,6 @@ class RequestEvents:
             timestamp,
             unit_id,
             numeric_value,
-            _exposure_key(name, metadata) if is_exposure else None,
+            None if exposure_kind is None else _exposure_key(exposure_kind, metadata),
             uuid,
         )

@@ -1,17 +1,13 @@
-"""Clock-skew correction: put a client's event time on the server's clock (DESIGN §3)."""
+"""Clock-skew correction: put a client's event time on the server's clock (DESIGN §3).
+
+R = received-at, C = the client's clock when it sent the request, E = an event's time, in ms.
+Every event of a request is corrected by the same skew R - C: corrected = E + skew, clamped to
+R when that lies more than a tolerance after R. This module fixes those per-request constants;
+the per-event arithmetic (an addition and a comparison) is written out in
+``RequestEvents.record``, where a call per event would cost more than the arithmetic.
+"""
 
 from __future__ import annotations
-
-from typing import NamedTuple
-
-
-class CorrectedTime(NamedTuple):
-    timestamp: int
-    """The event time on the server's clock, in ms."""
-    skew_ms: int
-    """received-at minus client time; 0 when the client time is absent or not sane."""
-    clamped: bool
-    """True when the corrected time lay in the future and was pulled back to received-at."""
 
 
 def request_skew(received_at: int, client_time: int | None, max_skew_ms: int) -> int:
@@ -24,11 +20,9 @@ def request_skew(received_at: int, client_time: int | None, max_skew_ms: int) ->
     return 0
 
 
-def correct_skew(
-    event_time: int, skew_ms: int, received_at: int, future_tolerance_ms: int
-) -> CorrectedTime:
-    """E + skew, clamped to R when that lies more than the tolerance after R."""
-    corrected = event_time + skew_ms
-    if corrected > received_at + future_tolerance_ms:
-        return CorrectedTime(received_at, skew_ms, True)
-    return CorrectedTime(corrected, skew_ms, False)
+def default_event_time(received_at: int, client_time: int | None, skew_ms: int) -> int:
+    """The time of an event sent without one: it was created when the request was sent, C,
+    when C is known and sane, else R."""
+    if client_time is not None and (skew_ms or client_time == received_at):
+        return client_time
+    return received_at
