@@ -1,0 +1,59 @@
+"""`python -m bench --quick --tiny` runs every section to the end and reports its rows.
+
+Only that it works: the numbers of a tiny run on a shared machine mean nothing, so no
+assertion here is about speed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import SECTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Rows each end-to-end section must report, whatever else it adds.
+REQUIRED = {
+    "e2e": {"worker events/s", "baseline events/s", "worker/baseline", "worker output messages"},
+    "latency": {"produce -> consumed, p50", "produce -> consumed, p99"},
+    "memory": {"worker RSS at load start", "worker RSS at end", "worker RSS slope, whole run"},
+}
+
+
+@pytest.mark.slow
+def test_quick_tiny_bench_reports_every_section(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--tiny", "--json", str(results)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+
+    document = json.loads(results.read_text())
+    assert document["options"]["tiny"] is True
+    rows: dict[str, dict[str, dict[str, object]]] = {}
+    for row in document["rows"]:
+        rows.setdefault(row["section"], {})[row["metric"]] = row
+    assert set(rows) == set(SECTIONS)
+    for section, metrics in REQUIRED.items():
+        assert metrics <= set(rows[section]), f"{section} lacks {metrics - set(rows[section])}"
+    for section in rows.values():
+        for row in section.values():
+            assert isinstance(row["value"], int | float) and row["unit"]
+
+    e2e = rows["e2e"]
+    # The worker got through all of its input, and the baseline through some of it.
+    assert e2e["worker output messages"]["value"] == e2e["input events"]["value"]
+    assert e2e["baseline output messages"]["value"] > 0
+    assert rows["latency"]["records timed"]["value"] > 0
+    assert rows["memory"]["worker RSS at end"]["value"] > 0
+    # The table on stdout has the same rows.
+    assert "worker/baseline" in run.stdout and "produce -> consumed, p99" in run.stdout
