@@ -190,10 +190,21 @@ def process_request(
     payload = _read_payload(body, context, config, origin)
     if isinstance(payload, ProcessedRequest):
         return payload
-    accepted = _all_accepted(payload, context, config)
-    if accepted is not None:
-        return accepted
-    return _per_event(payload, context, config, origin)
+    try:
+        accepted = _all_accepted(payload, context, config)
+        if accepted is not None:
+            return accepted
+        return _per_event(payload, context, config, origin)
+    except RecursionError:
+        # msgspec refuses nesting deeper than the interpreter's recursion limit wherever it
+        # meets it; no real event nests that deep, so the request as a whole is unreadable.
+        return rejected_request(
+            context,
+            origin,
+            DeadLetterReason.INVALID_JSON,
+            "JSON nested too deeply to be read",
+            body_fields(payload, config.dead_letter_max_original_bytes),
+        )
 
 
 def process_request_per_event(

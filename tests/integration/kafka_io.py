@@ -23,11 +23,18 @@ class Consumed:
     headers: dict[str, bytes]
 
 
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes, Sequence[Header]]]) -> int:
+def produce(
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes, Sequence[Header]]],
+    max_request_size: int = 1024 * 1024,
+) -> int:
     """Send (value, headers) pairs and wait until the broker acknowledged all of them."""
 
     async def run() -> int:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=5, max_request_size=max_request_size
+        )
         await producer.start()
         try:
             futures = [
