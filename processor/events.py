@@ -20,7 +20,7 @@ from processor.records import EventRecord, ExposureKey, OutputRecord, encode_jso
 from processor.rejected import Rejected
 from processor.schemas import EventFields
 from processor.skew import default_event_time, request_skew
-from processor.timeuuid import parse_uuid, request_digest, time_uuid
+from processor.timeuuid import TimeUuids, parse_uuid, request_digest
 from processor.users import RequestUser, ResolvedUser
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
@@ -72,12 +72,12 @@ class RequestEvents:
         "base_metadata",
         "base_stable_id",
         "default_time",
-        "digest",
         "encoded_base_metadata",
         "latest_time",
         "received_at",
         "request_user",
         "skew",
+        "uuids",
     )
 
     def __init__(
@@ -94,7 +94,7 @@ class RequestEvents:
         self.default_time = default_event_time(context.received_at, context.client_time, self.skew)
         self.latest_time = context.received_at + config.future_tolerance_ms
         """A corrected time past this is clamped to received-at."""
-        self.digest = request_digest(context.key_id, body)
+        self.uuids = TimeUuids(request_digest(context.key_id, body))
         base = dict(metadata) if metadata else {}
         if context.sdk_type and "sdkType" not in base:
             base["sdkType"] = context.sdk_type
@@ -167,7 +167,7 @@ class RequestEvents:
         uuid = (
             supplied
             if supplied is not None and parse_uuid(supplied)
-            else time_uuid(timestamp, self.digest, index)
+            else self.uuids.at(timestamp, index)
         )
         metadata = _text_metadata(event.metadata)
         value = event.value

@@ -19,9 +19,12 @@ import uuid
 _GREGORIAN_OFFSET = 0x01B21DD213814000
 _TICKS_PER_MS = 10_000
 _MASK_61 = (1 << 61) - 1
-_MULTICAST_BIT = 1 << 40  # RFC 9562 §6.10: a random node id must set the multicast bit.
-_VARIANT_RFC = 0x8000
 _VERSION_1 = 0x1000
+#: RFC 9562 §6.10: a random node id sets the multicast bit (40); the variant is 0b10 (63-62).
+_VARIANT_AND_MULTICAST = 0x8000_0100_0000_0000
+#: The bits of the 61 that land above the multicast bit: 47 fill the node around it, 14 the
+#: clock sequence.
+_ABOVE_NODE_BITS = _MASK_61 & ~0xFF_FFFF_FFFF
 #: An odd multiplier spreads consecutive indexes across the node bits (a bijection mod 2**61).
 _INDEX_STRIDE = 0x9E3779B97F4A7C15 & _MASK_61 | 1
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
@@ -35,21 +38,46 @@ def request_digest(key_id: str, body: bytes) -> int:
     return int.from_bytes(hasher.digest(), "big")
 
 
+class TimeUuids:
+    """The timeUUIDs of one request's events: what they share is computed once per request.
+
+    Text is built from ``int.to_bytes().hex()``, cheaper than ``%x`` formatting; the middle
+    groups (time_mid, time_hi) change only every 2**32 ticks (about 7 minutes), so a request
+    formats them once for all its events.
+    """
+
+    __slots__ = ("_low", "_middles", "_stamp_base")
+
+    def __init__(self, digest: int) -> None:
+        self._stamp_base = _GREGORIAN_OFFSET + (digest >> 64) % _TICKS_PER_MS
+        self._low = digest & _MASK_61
+        self._middles: dict[int, str] = {}
+
+    def _middle(self, high: int) -> str:
+        """``-time_mid-time_hi_and_version-`` for the stamp bits above the low 32."""
+        text = "-%04x-%04x-" % (high & 0xFFFF, (high >> 16) & 0x0FFF | _VERSION_1)  # noqa: UP031
+        self._middles[high] = text
+        return text
+
+    def at(self, timestamp_ms: int, index: int) -> str:
+        """The timeUUID of event ``index`` at ``timestamp_ms``."""
+        stamp = timestamp_ms * _TICKS_PER_MS + self._stamp_base
+        high = stamp >> 32
+        middle = self._middles.get(high) or self._middle(high)
+        low = (self._low + index * _INDEX_STRIDE) & _MASK_61
+        # Clock sequence and node, 64 bits: the top 21 of the 61 bits move up one place to
+        # make room for the multicast bit (40), the variant takes the top two bits.
+        tail = low + (low & _ABOVE_NODE_BITS) | _VARIANT_AND_MULTICAST
+        return (
+            (stamp & 0xFFFFFFFF).to_bytes(4, "big").hex()
+            + middle
+            + tail.to_bytes(8, "big").hex("-", 6)
+        )
+
+
 def time_uuid(timestamp_ms: int, digest: int, index: int) -> str:
     """The timeUUID of event ``index`` of the request with ``digest``, at ``timestamp_ms``."""
-    low = (digest + index * _INDEX_STRIDE) & _MASK_61
-    ticks = (digest >> 64) % _TICKS_PER_MS
-    stamp = timestamp_ms * _TICKS_PER_MS + _GREGORIAN_OFFSET + ticks
-    clock_seq = (low >> 47) & 0x3FFF | _VARIANT_RFC  # the top 14 of the 61 bits
-    # 47 bits fill the node around its multicast bit (bit 40): bits 0-39 and 41-47.
-    node = low & 0xFFFFFFFFFF | ((low >> 40) & 0x7F) << 41 | _MULTICAST_BIT
-    return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 -- measurably faster than f-string here
-        stamp & 0xFFFFFFFF,
-        (stamp >> 32) & 0xFFFF,
-        (stamp >> 48) & 0x0FFF | _VERSION_1,
-        clock_seq,
-        node,
-    )
+    return TimeUuids(digest).at(timestamp_ms, index)
 
 
 def parse_uuid(text: str) -> bool:
