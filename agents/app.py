@@ -31,4 +31,4 @@ app = faust.App(
 )
 
 # Registration: each module declares its part of the app at import.
-from agents import commands, ingest  # noqa: E402, F401
+from agents import commands, console, ingest, metrics, metrics_views  # noqa: E402, F401

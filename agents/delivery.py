@@ -19,6 +19,8 @@ class Outgoing(NamedTuple):
     key: bytes | None
     value: bytes
     headers: list[Header]
+    partition: int | None = None
+    """None: the producer's partitioner picks one from the key."""
 
 
 class DeliveryFailed(RuntimeError):
@@ -34,7 +36,12 @@ async def _send_all(producer: ProducerT, messages: Sequence[Outgoing]) -> list[O
         try:
             futures.append(
                 await producer.send(
-                    message.topic, message.key, message.value, None, None, message.headers
+                    message.topic,
+                    message.key,
+                    message.value,
+                    message.partition,
+                    None,
+                    message.headers,
                 )  # type: ignore[arg-type]
             )
             sent.append(message)

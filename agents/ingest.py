@@ -9,6 +9,7 @@ import faust
 
 from agents.app import app, settings
 from agents.delivery import Outgoing, deliver
+from agents.metrics import partial_messages
 from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
 from processor import EventType, ProcessedRequest, process_request
 
@@ -61,7 +62,13 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
     ):
         try:
             results = [process_message(event.message) for event in events]
-            await deliver(app.producer, outgoing(results), settings.send_retries)
+            metrics = partial_messages(
+                [
+                    (event.message.headers or (), result)
+                    for event, result in zip(events, results, strict=True)
+                ]
+            )
+            await deliver(app.producer, outgoing(results) + metrics, settings.send_retries)
         except Exception as exc:
             # Restarting only this agent could let Faust commit past the lost batch: stop the
             # worker instead, uncommitted, so the batch is read again on restart.

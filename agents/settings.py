@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from agents.auth import ApiKeys, load_api_keys
 from processor import ProcessorConfig
+from processor.metrics import WindowPolicy
 
 EMBEDDED_BROKER_HOST = "127.0.0.1"
 
@@ -47,6 +49,14 @@ class Settings:
     """WEB_HOST: interface the HTTP server binds."""
     web_port: int
     """WEB_PORT: port of the HTTP server."""
+    api_keys: ApiKeys
+    """API_KEYS, API_KEYS_FILE: keys the Events API accepts (development keys when both unset)."""
+    http_max_request_bytes: int
+    """HTTP_MAX_REQUEST_BYTES: largest Events API request body as sent (compressed or not)."""
+    http_ack_timeout: float
+    """HTTP_ACK_TIMEOUT_SECONDS: how long a request waits for the broker's ack before a 503."""
+    cors_origins: tuple[str, ...]
+    """CORS_ORIGINS: browser origins allowed to call the Events API (``*``: any)."""
     store: str
     """TABLE_STORE: Faust table store, memory:// or rocksdb://."""
     data_dir: Path
@@ -63,12 +73,21 @@ class Settings:
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
+    metrics_window: WindowPolicy
+    """METRICS_WINDOW_SECONDS, METRICS_GRACE_SECONDS, METRICS_RETENTION_SECONDS: tumbling
+    windows of the metric tables, how long after its end a window accepts events, and how long
+    after its end its values stay readable."""
+    metrics_tick_seconds: float
+    """METRICS_TICK_SECONDS: how often a worker closes the windows that are due."""
+    console_events_per_name: int
+    """CONSOLE_EVENTS_PER_NAME: recent events kept per event name for the Console events API."""
 
     @classmethod
     def from_env(cls) -> Settings:
         defaults = ProcessorConfig()
         broker = os.environ.get("KAFKA_BROKER", "")
         embedded_port = _int("EMBEDDED_BROKER_PORT", 9092)
+        web_host = _str("WEB_HOST", "127.0.0.1")
         return cls(
             broker=broker or f"kafka://{EMBEDDED_BROKER_HOST}:{embedded_port}",
             broker_configured=bool(broker),
@@ -77,8 +96,14 @@ class Settings:
             topic_prefix=os.environ.get("TOPIC_PREFIX", "statsig."),
             topic_partitions=_int("TOPIC_PARTITIONS", 4),
             topic_replicas=_int("TOPIC_REPLICAS", 1),
-            web_host=_str("WEB_HOST", "127.0.0.1"),
+            web_host=web_host,
             web_port=_int("WEB_PORT", 6066),
+            api_keys=load_api_keys(
+                os.environ.get("API_KEYS", ""), os.environ.get("API_KEYS_FILE", ""), web_host
+            ),
+            http_max_request_bytes=_int("HTTP_MAX_REQUEST_BYTES", 4 * 1024 * 1024),
+            http_ack_timeout=_float("HTTP_ACK_TIMEOUT_SECONDS", 10.0),
+            cors_origins=tuple(_str("CORS_ORIGINS", "*").replace(",", " ").split()),
             store=_str("TABLE_STORE", "memory://"),
             data_dir=Path(_str("DATA_DIR", ".data")),
             ingest_batch_size=_int("INGEST_BATCH_SIZE", 500),
@@ -94,6 +119,13 @@ class Settings:
                     "DEAD_LETTER_MAX_ORIGINAL_BYTES", defaults.dead_letter_max_original_bytes
                 ),
             ),
+            metrics_window=WindowPolicy(
+                size_ms=round(_float("METRICS_WINDOW_SECONDS", 60.0) * 1000),
+                grace_ms=round(_float("METRICS_GRACE_SECONDS", 300.0) * 1000),
+                retention_ms=round(_float("METRICS_RETENTION_SECONDS", 3600.0) * 1000),
+            ),
+            metrics_tick_seconds=_float("METRICS_TICK_SECONDS", 1.0),
+            console_events_per_name=_int("CONSOLE_EVENTS_PER_NAME", 100),
         )
 
     def bootstrap_servers(self) -> list[str]:

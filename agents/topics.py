@@ -23,16 +23,22 @@ events_by_type: dict[EventType, faust.TopicT] = {
     kind: _declared(f"events.{kind.value}") for kind in EventType
 }
 dead_letters = _declared("events.invalid")
+#: Internal: one batch's partial metric aggregates per message, sent to the partition that owns
+#: their keys (processor.metrics.key_partition), so each table key has one writing partition.
+metric_partials = _declared("metrics.partials")
+#: Final values of closed windows, one JSON record per (metric, key, window).
+metric_windows = _declared("metrics.windows")
 
 #: Short names the CLI accepts for the topics a user reads.
 OUTPUT_TOPICS: dict[str, faust.TopicT] = {
     **{kind.value: topic for kind, topic in events_by_type.items()},
     "invalid": dead_letters,
     "raw": raw_events,
+    "windows": metric_windows,
 }
 
 
 async def declare_output_topics() -> None:
     """Create the topics the worker writes (Faust declares only those it consumes)."""
-    for topic in (*events_by_type.values(), dead_letters):
+    for topic in (*events_by_type.values(), dead_letters, metric_partials, metric_windows):
         await topic.maybe_declare()

@@ -1,0 +1,234 @@
+"""Metric tables over tumbling windows of the corrected event time (DESIGN §5).
+
+The flow, and why each table key is written from exactly one stream partition:
+
+1. The ingest agent aggregates its whole batch in memory (``processor.metrics.aggregate``),
+   groups the partial aggregates by the partition that owns their key (``key_partition``: a
+   CRC-32 of the key, modulo the partials topic's partition count) and sends one
+   ``<prefix>metrics.partials`` message per owning partition, with an explicit partition, in
+   the same delivery as the batch's records (:func:`partial_messages`).
+2. :func:`merge_partials` consumes that topic one message at a time. Faust writes a table
+   change to the changelog partition of the event being processed; every key of a message
+   belongs to that message's partition, so each key always lands in its own changelog
+   partition, however many workers share the topic. Each key is merged once per message.
+3. Each worker sends itself a tick on every partials partition it owns every
+   ``METRICS_TICK_SECONDS`` (:func:`tick_owned_partitions`). A tick is processed like any other
+   message of its partition: it closes the windows that are due (wall clock past window end +
+   ``METRICS_GRACE_SECONDS``), sends their final values to ``<prefix>metrics.windows``, records
+   the new boundary in :data:`closed_windows`, and forgets windows past
+   ``METRICS_RETENTION_SECONDS``, all in the right changelog partition.
+
+Why plain tables keyed by ``(window start, *key)`` and not Faust's windowed tables
+(``app.Table(...).tumbling(...)``, faust-streaming 0.15): a windowed table can be written for an
+explicit time (``table[key][(start, end)] = value`` or ``relative_to(...)``), but its closing
+cannot carry this contract. It closes a window only when it expires, i.e. after the whole
+retention, so there is no grace distinct from how long values stay readable; its close callback
+is guarded by one ``last_closed_window`` shared by all partitions, so when two partitions close
+the same window only the first one's callback runs; expiry state is built on writes only, so
+windows recovered from the changelog after a restart never expire or close; and expiry deletes
+from the store without a changelog tombstone. Closing on ticks in the stream keeps all of that
+in the changelog and testable with small windows.
+
+Delivery is at least once: a raw batch read again after a crash sends its partials again, and a
+window closed just before a crash may be sent again with the same values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+
+import faust
+import msgspec
+
+from agents.app import app, settings
+from agents.console import ConsoleItem, recent_items, remember
+from agents.delivery import Outgoing, deliver
+from agents.routing import owned_partitions
+from agents.topics import metric_partials, metric_windows
+from processor import ProcessedRequest
+from processor.context import Headers
+from processor.metrics import (
+    Metric,
+    MetricKey,
+    Partial,
+    WindowedPartial,
+    aggregate,
+    by_partition,
+    key_partition,
+    merge_partial,
+    split_late,
+    window_record,
+)
+
+log = logging.getLogger(__name__)
+
+POLICY = settings.metrics_window
+PARTITIONS = settings.topic_partitions
+MAX_MESSAGE_BYTES = 256 * 1024
+"""A batch's partials for one partition are split into several messages beyond this size."""
+
+_PARTIALS_TOPIC = metric_partials.get_topic_name()
+_WINDOWS_TOPIC = metric_windows.get_topic_name()
+
+
+class Partials(msgspec.Struct, tag="partials"):
+    """A partials-topic message: partial aggregates and Console items of one partition's keys."""
+
+    partials: list[WindowedPartial]
+    console: dict[str, list[ConsoleItem]] = {}
+
+
+class Tick(msgspec.Struct, tag="tick"):
+    """A partials-topic message that makes its partition close the windows that are due."""
+
+
+_encode_message = msgspec.msgpack.Encoder().encode
+_decode_message = msgspec.msgpack.Decoder(Partials | Tick).decode
+_encode_partial = msgspec.msgpack.Encoder().encode
+_decode_partial = msgspec.msgpack.Decoder(Partial).decode  # type: ignore[arg-type]
+_encode_json = msgspec.json.Encoder().encode
+_TICK = _encode_message(Tick())
+
+
+def _table(metric: Metric) -> faust.Table:
+    return app.Table(
+        f"metrics-{metric.value.replace('_', '-')}",
+        partitions=PARTITIONS,
+        value_type=bytes,
+        help=f"{metric.value}: (window start ms, *key) -> msgpack partial aggregate",
+    )
+
+
+#: One table per metric: (window start ms, *key parts) -> msgpack-encoded partial aggregate.
+tables: dict[Metric, faust.Table] = {metric: _table(metric) for metric in Metric}
+#: partials partition -> start (ms) of its oldest open window: windows before it are closed.
+closed_windows = app.Table("metrics-closed", partitions=PARTITIONS, value_type=int)
+
+
+def _messages(
+    partials: list[WindowedPartial], console: dict[str, list[ConsoleItem]]
+) -> Iterator[bytes]:
+    body = _encode_message(Partials(partials, console))
+    entries: list[WindowedPartial | str] = [*partials, *console]
+    if len(body) <= MAX_MESSAGE_BYTES or len(entries) < 2:
+        yield body
+        return
+    half = len(entries) // 2
+    for part in (entries[:half], entries[half:]):
+        yield from _messages(
+            [entry for entry in part if isinstance(entry, WindowedPartial)],
+            {entry: console[entry] for entry in part if isinstance(entry, str)},
+        )
+
+
+def partial_messages(batch: Sequence[tuple[Headers, ProcessedRequest]]) -> list[Outgoing]:
+    """A batch's partial aggregates and recent Console items: one message per owning partition
+    (more only past ``MAX_MESSAGE_BYTES``), each with an explicit partition."""
+    records = [record for _, result in batch for record in result.records]
+    if not records:
+        return []
+    grouped = by_partition(aggregate(records, POLICY.size_ms), PARTITIONS)
+    console: dict[int, dict[str, list[ConsoleItem]]] = {}
+    for name, items in recent_items(batch, settings.console_events_per_name).items():
+        console.setdefault(key_partition((name,), PARTITIONS), {})[name] = items
+    return [
+        Outgoing(_PARTIALS_TOPIC, None, body, [], partition)
+        for partition in sorted(grouped.keys() | console.keys())
+        for body in _messages(grouped.get(partition, []), console.get(partition, {}))
+    ]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def open_from(partition: int, now_ms: int) -> int:
+    """Start of the partition's oldest open window: by the clock, and never before a boundary
+    already recorded (a worker with a slower clock does not reopen closed windows)."""
+    by_clock = POLICY.open_from(now_ms)
+    recorded = closed_windows.get(partition)
+    return by_clock if recorded is None else max(by_clock, recorded)
+
+
+def _merge_into(partial: WindowedPartial) -> None:
+    table = tables[partial.metric]
+    key = (partial.start, *partial.key)
+    held = table.get(key)
+    value = partial.value if held is None else merge_partial(_decode_partial(held), partial.value)
+    table[key] = _encode_partial(value)
+
+
+def apply_partials(partition: int, message: Partials, now_ms: int) -> None:
+    """Merge one message's partials (each key once); partials of closed windows count as late."""
+    accepted, late = split_late(
+        message.partials, open_from(partition, now_ms), POLICY.start(now_ms)
+    )
+    for partial in (*accepted, *late):
+        _merge_into(partial)
+    for name, items in message.console.items():
+        remember(name, items, settings.console_events_per_name)
+
+
+def _window_outgoing(metric: Metric, key: MetricKey, start: int, held: bytes) -> Outgoing:
+    record = window_record(
+        metric, key, start, POLICY.size_ms, _decode_partial(held), with_sketch=True
+    )
+    return Outgoing(_WINDOWS_TOPIC, _encode_json([metric.value, *key]), _encode_json(record), [])
+
+
+async def close_due_windows(partition: int, now_ms: int) -> int:
+    """Send the final values of the partition's windows that closed since the last tick, then
+    record the new boundary and forget windows past retention. Returns the records sent."""
+    boundary = POLICY.open_from(now_ms)
+    closed_before = closed_windows.get(partition)
+    if closed_before is not None and boundary <= closed_before:
+        return 0
+    owners: dict[MetricKey, int] = {}
+    closing: list[Outgoing] = []
+    for metric, table in tables.items():
+        for table_key in list(table.keys()):
+            start, *parts = table_key
+            key = tuple(parts)
+            owner = owners.get(key)
+            if owner is None:
+                owner = owners[key] = key_partition(key, PARTITIONS)
+            if owner != partition:
+                continue
+            if start < boundary and (closed_before is None or start >= closed_before):
+                closing.append(_window_outgoing(metric, key, start, table[table_key]))
+            if POLICY.expired(start, now_ms):
+                del table[table_key]
+    await deliver(app.producer, closing, settings.send_retries)
+    closed_windows[partition] = boundary
+    return len(closing)
+
+
+@app.agent(metric_partials)
+async def merge_partials(stream: faust.StreamT[bytes]) -> None:
+    """Merge each partials message into the tables; close due windows on ticks."""
+    async for event in stream.events():
+        try:
+            message = _decode_message(event.value)
+        except msgspec.DecodeError as exc:
+            log.warning("skipping an unreadable %s message: %r", _PARTIALS_TOPIC, exc)
+            continue
+        partition = event.message.partition
+        try:
+            if isinstance(message, Tick):
+                await close_due_windows(partition, _now_ms())
+            else:
+                apply_partials(partition, message, _now_ms())
+        except Exception as exc:
+            # As in the ingest agent: stop uncommitted rather than skip past lost output.
+            log.critical("metrics message failed; stopping the worker uncommitted: %r", exc)
+            await app.crash(exc)
+            raise
+
+
+@app.timer(settings.metrics_tick_seconds)
+async def tick_owned_partitions() -> None:
+    """Tick every partials partition this worker owns, so idle partitions close windows too."""
+    for partition in sorted(owned_partitions()):
+        await metric_partials.send(value=_TICK, partition=partition)
