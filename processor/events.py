@@ -24,7 +24,6 @@ from processor.timeuuid import TimeUuids, parse_uuid, request_digest
 from processor.users import RequestUser, ResolvedUser
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
-_ONLY_TEXT = frozenset({str})
 _NO_METADATA: dict[str, str] = {}
 
 
@@ -49,9 +48,10 @@ def _text_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
     Most metadata is all strings already and is then used as decoded, without a copy."""
     if not metadata:
         return _NO_METADATA
-    if _ONLY_TEXT.issuperset(map(type, metadata.values())):
-        return metadata
-    return {key: json_text(value) for key, value in metadata.items()}
+    for value in metadata.values():
+        if type(value) is not str:
+            return {key: json_text(value) for key, value in metadata.items()}
+    return metadata
 
 
 def _exposure_key(kind: str, metadata: dict[str, str]) -> ExposureKey:

@@ -88,14 +88,16 @@ def _all_accepted(
     if not events:
         return None
     request = RequestEvents(context, config, payload, RequestUser(raw_user), request_metadata)
-    users = UserCache()
+    record, resolve = request.record, UserCache().resolve
+    records: list[OutputRecord] = []
+    # Consecutive events often share a user (always, when they rely on the request's): the
+    # user is looked up only when it differs from the previous event's.
+    last_raw, user = NO_USER, None
     try:
-        records = [
-            request.record(
-                index, event, None if event.user is NO_USER else users.resolve(event.user)
-            )
-            for index, event in enumerate(events)
-        ]
+        for index, event in enumerate(events):
+            if event.user != last_raw:
+                last_raw, user = event.user, resolve(event.user)
+            records.append(record(index, event, user))
     except (Rejected, msgspec.DecodeError):
         return None
     return ProcessedRequest(records=records, dead_letters=[], event_count=len(events))

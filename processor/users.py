@@ -85,27 +85,17 @@ class RequestUser:
 class UserCache:
     """The users of one request's events, each resolved once, keyed by the bytes sent."""
 
-    __slots__ = ("_last", "_last_raw", "_resolved")
+    __slots__ = ("_resolved",)
 
     def __init__(self) -> None:
         self._resolved: dict[bytes, ResolvedUser | None] = {}
-        self._last_raw = msgspec.Raw(b"")
-        self._last: ResolvedUser | None = None
 
     def resolve(self, raw: msgspec.Raw) -> ResolvedUser | None:
         """The event's user, None for ``null``; raises ``msgspec.DecodeError`` when it is
-        neither null nor a valid user object.
-
-        Comparing with the previous event's user first is cheaper than hashing the bytes,
-        and a server SDK sends the same user for consecutive events of one handled request.
-        """
-        if raw == self._last_raw:
-            return self._last
+        neither null nor a valid user object."""
         key = bytes(raw)
         if key in self._resolved:
-            resolved = self._resolved[key]
-        else:
-            fields = _object_decoder.decode(raw)
-            resolved = self._resolved[key] = None if fields is None else resolve_user(fields)
-        self._last_raw, self._last = raw, resolved
+            return self._resolved[key]
+        fields = _object_decoder.decode(raw)
+        resolved = self._resolved[key] = None if fields is None else resolve_user(fields)
         return resolved
