@@ -17,6 +17,9 @@ app = faust.App(
     topic_replication_factor=settings.topic_replicas,
     web_host=settings.web_host,
     web_port=settings.web_port,
+    # The Events API produces request bodies as sent and inflates them itself under a cap:
+    # aiohttp must not inflate them first (it would, without a cap, by default).
+    web_application_options={"handler_args": {"auto_decompress": False}},
     key_serializer="raw",
     value_serializer="raw",
     # The embedded broker rejects idempotent producers; at-least-once plus deterministic
@@ -31,4 +34,4 @@ app = faust.App(
 )
 
 # Registration: each module declares its part of the app at import.
-from agents import commands, console, ingest, metrics, metrics_views  # noqa: E402, F401
+from agents import commands, console, ingest, ingress, metrics, metrics_views  # noqa: E402, F401

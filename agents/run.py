@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from agents.auth import DEVELOPMENT_KEYS
 from agents.embedded_broker import EmbeddedBroker
 from agents.settings import Settings
 
@@ -17,6 +18,16 @@ def _banner(lines: list[str]) -> None:
     print("+" + "-" * (width + 2) + "+", file=sys.stderr, flush=True)
 
 
+def _key_lines(settings: Settings) -> list[str]:
+    keys = settings.api_keys
+    if not keys.development:
+        return [f"keys:   {len(keys)} API keys configured: {', '.join(keys.key_ids)}"]
+    return [
+        "keys:   no API_KEYS configured: the development keys work (on loopback only)",
+        *(f"        {key}" for key in DEVELOPMENT_KEYS.values()),
+    ]
+
+
 def _run_worker(settings: Settings, broker_line: str) -> None:
     from agents.app import app  # imported only now: the app reads KAFKA_BROKER at import
 
@@ -26,6 +37,9 @@ def _run_worker(settings: Settings, broker_line: str) -> None:
             f"http:   http://{settings.web_host}:{settings.web_port}/",
             f"topics: {settings.topic_prefix}events.raw -> "
             f"{settings.topic_prefix}events.{{exposure,custom,config_change,diagnostic,invalid}}",
+            f"events: POST http://{settings.web_host}:{settings.web_port}/v1/log_event "
+            "(also /v1/rgstr, /v1/webhooks/event_webhook; spec at /openapi.yaml)",
+            *_key_lines(settings),
         ]
     )
     app.main()

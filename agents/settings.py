@@ -101,7 +101,7 @@ class Settings:
             api_keys=load_api_keys(
                 os.environ.get("API_KEYS", ""), os.environ.get("API_KEYS_FILE", ""), web_host
             ),
-            http_max_request_bytes=_int("HTTP_MAX_REQUEST_BYTES", 4 * 1024 * 1024),
+            http_max_request_bytes=_int("HTTP_MAX_REQUEST_BYTES", 900_000),
             http_ack_timeout=_float("HTTP_ACK_TIMEOUT_SECONDS", 10.0),
             cors_origins=tuple(_str("CORS_ORIGINS", "*").replace(",", " ").split()),
             store=_str("TABLE_STORE", "memory://"),
