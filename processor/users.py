@@ -20,14 +20,22 @@ PRIVATE = "privateAttributes"
 _object_decoder = msgspec.json.Decoder(dict[str, Any] | None)
 
 
+#: The unit an event belongs to: (id type, id value, the value encoded as the record key).
+Unit = tuple[str, str, bytes]
+
+
+def unit_of(id_type: str, id_value: str) -> Unit:
+    return id_type, id_value, id_value.encode()
+
+
 class ResolvedUser(NamedTuple):
     user_id: str | None
     """``userID``, copied to the record's top level."""
     output: msgspec.Raw
     """The user as records carry it: as sent, without ``privateAttributes``, encoded."""
-    unit: tuple[str, str] | None
-    """(id type, id value) from ``userID`` or ``customIDs``; None when only the request's
-    ``statsigMetadata.stableID`` could name the unit."""
+    unit: Unit | None
+    """From ``userID`` or ``customIDs``; None when only ``statsigMetadata.stableID`` could
+    name the unit."""
 
 
 def without_private(user: dict[str, Any]) -> dict[str, Any]:
@@ -36,18 +44,18 @@ def without_private(user: dict[str, Any]) -> dict[str, Any]:
     return user
 
 
-def _user_unit(user: User) -> tuple[str, str] | None:
+def _user_unit(user: User) -> Unit | None:
     """userID, else a customID (stableID first)."""
     if user.userID:
-        return "userID", user.userID
+        return unit_of("userID", user.userID)
     ids = user.customIDs
     if ids:
         stable = ids.get("stableID")
         if stable:
-            return "stableID", stable
+            return unit_of("stableID", stable)
         for id_type, value in ids.items():
             if value:
-                return id_type, value
+                return unit_of(id_type, value)
     return None
 
 
