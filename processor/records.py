@@ -13,8 +13,12 @@ from processor.reasons import DeadLetterReason
 ExposureKey = tuple[str, str, str, str]
 
 
-class EventRecord(msgspec.Struct, omit_defaults=True):
-    """A per-type topic message's JSON value: seed 003's integration record plus skew facts."""
+class EventRecord(msgspec.Struct, omit_defaults=True, gc=False):
+    """A per-type topic message's JSON value: seed 003's integration record plus skew facts.
+
+    ``gc=False`` here and on the other structs built per event: they hold decoded JSON, which
+    cannot refer back to them, so they need no cycle tracking (measured: 2-5% of the core).
+    """
 
     eventName: str
     user: msgspec.Raw
@@ -50,7 +54,7 @@ class DeadLetter(msgspec.Struct, omit_defaults=True):
     omitted: str | None = None
 
 
-class OutputRecord(msgspec.Struct, frozen=True):
+class OutputRecord(msgspec.Struct, frozen=True, gc=False):
     """One accepted event, encoded for its topic, with the facts the metric tables aggregate."""
 
     type: EventType

@@ -22,7 +22,7 @@ NonEmptyString = Annotated[str, msgspec.Meta(min_length=1)]
 Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
-class User(msgspec.Struct, omit_defaults=True):
+class User(msgspec.Struct, omit_defaults=True, gc=False):
     """A Statsig user: identifies the unit an event belongs to."""
 
     userID: NonEmptyString | None = None
@@ -39,7 +39,7 @@ class User(msgspec.Struct, omit_defaults=True):
     statsigEnvironment: dict[str, Any] | None = None
 
 
-class SecondaryExposure(msgspec.Struct, omit_defaults=True):
+class SecondaryExposure(msgspec.Struct, omit_defaults=True, gc=False):
     gate: str | None = None
     gateValue: str | None = None
     ruleID: str | None = None
@@ -49,7 +49,7 @@ class SecondaryExposure(msgspec.Struct, omit_defaults=True):
 NO_USER = msgspec.Raw(b"null")
 
 
-class EventFields(msgspec.Struct, omit_defaults=True):
+class EventFields(msgspec.Struct, omit_defaults=True, gc=False):
     """The fields of one event besides its user, validated on their own."""
 
     eventName: EventName
@@ -87,7 +87,7 @@ class RequestEnvelope(msgspec.Struct):
     statsigMetadata: dict[str, Any] | None = None
 
 
-class TypedRequest(msgspec.Struct):
+class TypedRequest(msgspec.Struct, gc=False):
     """The request with every event typed: one decode for a request without a broken event.
 
     A request this does not fit (any event or field invalid) is read again as a
