@@ -1,0 +1,111 @@
+"""Statsig's own Python SDK, unmodified, logging to the worker: its exposures and custom events
+come out of the per-type topics in seed 003's record format, on the server's clock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+
+from processor import EventType, classify
+from tests.integration.kafka_io import read_topics
+from tests.integration.statsig_sdk_client import CONFIG, GATE, RULE
+from tests.integration.worker import REPO
+
+CLOCK_BEHIND_MS = 60_000
+USERS = ["sdk-alice", "sdk-bob", "sdk-carol"]
+#: Seed 003's fields and the facts of the skew correction, on every record.
+RECORD_FIELDS = {
+    "eventName", "user", "userID", "timestamp", "value", "metadata", "statsigMetadata",
+    "timeUUID", "clientTimestamp", "receivedAt", "clockSkewMs", "timestampClamped",
+}  # fmt: skip
+OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]
+
+
+def run_sdk(api: str) -> dict:
+    config = {
+        "api": api,
+        "key": "secret-dev-statsig-stream",
+        "users": USERS,
+        "clock_offset_ms": CLOCK_BEHIND_MS,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.integration.statsig_sdk_client", json.dumps(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(completed.stdout.splitlines()[-1])
+
+
+def test_python_sdk_exposures_and_events_come_out_typed_and_skew_corrected(
+    start_worker, bootstrap
+) -> None:
+    worker = start_worker()
+    prefix = worker.env["TOPIC_PREFIX"]
+
+    result = run_sdk(worker.web_url + "/v1")
+    assert result["init_source"] == "DataSource.BOOTSTRAP"
+    assert result["checks"] == {user: {"gate": True, "config": "Pay now"} for user in USERS}
+    flushes = result["flushes"]
+    assert flushes, "the SDK flushed nothing"
+    assert all(flush["success"] and flush["status"] == 202 for flush in flushes), flushes
+    flushed = sum(flush["events"] for flush in flushes)
+
+    seen = read_topics(
+        bootstrap, [prefix + s for s in OUTPUT_SUFFIXES], lambda g: len(g) >= flushed
+    )
+    # Every event the SDK sent is accounted for, once.
+    assert len(seen) == flushed
+    records = [r for r in seen if not r.topic.endswith(".invalid")]
+    ours = [r for r in records if r.value["userID"] in USERS]
+    assert Counter((r.value["eventName"], r.value["userID"]) for r in ours) == Counter(
+        {
+            (name, user): 1
+            for user in USERS
+            for name in ("statsig::gate_exposure", "statsig::config_exposure", "add_to_cart")
+        }
+    )
+    # Anything else the SDK sent about itself is a diagnostic event (a record or, as the SDK's
+    # init diagnostics carry no user, a dead letter).
+    for record in seen:
+        if record not in ours:
+            event = record.value.get("event", record.value)
+            assert classify(event["eventName"]) is EventType.DIAGNOSTIC, record
+
+    for record in ours:
+        value = record.value
+        kind = classify(value["eventName"])
+        assert record.topic == f"{prefix}events.{kind.value}"
+        assert record.key == value["userID"].encode()
+        expected_fields = RECORD_FIELDS | (
+            {"unitID", "secondaryExposures"} if kind is EventType.EXPOSURE else set()
+        )
+        assert set(value) == expected_fields
+        # The SDK's clock runs a minute behind: the worker moved its events onto its own.
+        assert CLOCK_BEHIND_MS <= value["clockSkewMs"] < 2 * CLOCK_BEHIND_MS
+        assert value["timestampClamped"] is False
+        assert value["timestamp"] == value["clientTimestamp"] + value["clockSkewMs"]
+        assert value["user"] == {"userID": value["userID"], "custom": {"plan": "pro"}}
+        assert value["statsigMetadata"]["sdkType"] == "py-server"
+        assert all(isinstance(item, str) for item in value["metadata"].values())
+        assert len(value["timeUUID"]) == 36
+
+    by_name = {(r.value["eventName"], r.value["userID"]): r.value for r in ours}
+    for user in USERS:
+        gate = by_name["statsig::gate_exposure", user]
+        assert gate["unitID"] == "userID"
+        assert gate["value"] == ""
+        assert {k: gate["metadata"][k] for k in ("gate", "gateValue", "ruleID")} == {
+            "gate": GATE,
+            "gateValue": "true",
+            "ruleID": RULE,
+        }
+        config = by_name["statsig::config_exposure", user]
+        assert (config["metadata"]["config"], config["metadata"]["ruleID"]) == (CONFIG, RULE)
+        custom = by_name["add_to_cart", user]
+        assert custom["value"] == "12.5"
+        assert custom["metadata"] == {"sku": f"sku-{user}"}
