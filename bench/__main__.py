@@ -11,13 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, e2e, hotspots, latency, memory
+from bench import core, e2e, hotspots, latency, memory, stages
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
 
 SECTIONS: dict[str, Section] = {
     "core": core.measure,
     "profile": hotspots.measure,
+    "stages": stages.measure,
     "e2e": e2e.measure,
     "latency": latency.measure,
     "memory": memory.measure,

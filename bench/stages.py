@@ -1,0 +1,140 @@
+"""What each stage of ``process_request`` costs per event, measured alone on the core workload.
+
+The stages are timed in isolation on inputs prepared beforehand (decoded requests, resolved
+users, built records), so their sum is not the whole: the rest is the per-event glue of
+``RequestEvents.record``. The point is to see which stage bounds the core, and what a faster
+implementation of one of them would be worth.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from bench import workload
+from bench.section import Row, RunOptions
+from processor import DEFAULT_CONFIG, process_request
+from processor.context import read_context
+from processor.events import RequestEvents
+from processor.records import EventRecord, encode_json
+from processor.schemas import NO_USER, TypedEvent, TypedRequest
+from processor.timeuuid import TimeUuids, request_digest
+from processor.users import RequestUser, ResolvedUser, UserCache
+
+_decode_request = msgspec.json.Decoder(TypedRequest | list[TypedEvent]).decode
+_decode_event_record = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def _best_seconds(run: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+class _Prepared:
+    """The workload decoded, with each event's resolved user and its record as built."""
+
+    def __init__(self, bodies: tuple[bytes, ...]) -> None:
+        context = read_context(workload.HEADERS, workload.RECORD_TIMESTAMP_MS)
+        self.bodies = bodies
+        self.requests: list[tuple[RequestEvents, list[tuple[int, TypedEvent, ResolvedUser]]]] = []
+        self.users: list[msgspec.Raw] = []
+        for body in bodies:
+            typed = _decode_request(body)
+            assert isinstance(typed, TypedRequest)
+            request_user = RequestUser(typed.user)
+            request = RequestEvents(
+                context, DEFAULT_CONFIG, body, request_user, typed.statsigMetadata
+            )
+            cache, seen, events = UserCache(), set(), []
+            for index, event in enumerate(typed.events):
+                user = request_user.resolved if event.user == NO_USER else cache.resolve(event.user)
+                assert user is not None
+                events.append((index, event, user))
+                if event.user != NO_USER and bytes(event.user) not in seen:
+                    seen.add(bytes(event.user))
+                    self.users.append(event.user)
+            self.requests.append((request, events))
+        self.event_count = sum(len(events) for _, events in self.requests)
+        self.records = [self._event_record(r, *e) for r, events in self.requests for e in events]
+
+    @staticmethod
+    def _event_record(
+        request: RequestEvents, index: int, event: TypedEvent, user: ResolvedUser
+    ) -> EventRecord:
+        """The EventRecord ``record`` encodes, rebuilt from its output."""
+        fields = _decode_event_record(request.record(index, event, user).value)
+        fields["user"] = user.output
+        if not event.statsigMetadata:
+            fields["statsigMetadata"] = request.encoded_base_metadata
+        fields["secondaryExposures"] = event.secondaryExposures
+        return EventRecord(**fields)
+
+
+def measure(options: RunOptions) -> list[Row]:
+    prepared = _Prepared(workload.request_bodies())
+    bodies, requests, records = prepared.bodies, prepared.requests, prepared.records
+    repeats = 3 if options.quick else 9
+    headers, timestamp = workload.HEADERS, workload.RECORD_TIMESTAMP_MS
+    key_id = workload.HEADERS["statsig-key-id"].decode()
+
+    def whole() -> None:
+        for body in bodies:
+            process_request(body, headers, timestamp)
+
+    def decode() -> None:
+        for body in bodies:
+            _decode_request(body)
+
+    def digest() -> None:
+        for body in bodies:
+            request_digest(key_id, body)
+
+    def record() -> None:
+        for request, events in requests:
+            build = request.record
+            for index, event, user in events:
+                build(index, event, user)
+
+    def encode() -> None:
+        for event_record in records:
+            encode_json(event_record)
+
+    digests = [request_digest(key_id, body) for body in bodies]
+    event_counts = [len(events) for _, events in requests]
+
+    def time_uuids() -> None:
+        for digest, count in zip(digests, event_counts, strict=True):
+            at = TimeUuids(digest).at
+            for index in range(count):
+                at(workload.NOW_MS + index, index)
+
+    def user_misses() -> None:
+        cache = UserCache()
+        for raw in prepared.users:
+            cache.resolve(raw)
+
+    per_event = 1e9 / prepared.event_count
+    stages = {
+        "process_request, whole": whole,
+        "decode (one typed call)": decode,
+        "request digest (BLAKE2b of the body)": digest,
+        "record (build, encode, timeUUID...)": record,
+        "  of which encode of the record": encode,
+        "  of which timeUUID": time_uuids,
+        "first sight of each user, amortized": user_misses,
+    }
+    rows = [
+        Row(f"{name}, per event", _best_seconds(run, repeats) * per_event, "ns")
+        for name, run in stages.items()
+    ]
+    rows.append(
+        Row("distinct users per event", len(prepared.users) / prepared.event_count, "ratio")
+    )
+    return rows
