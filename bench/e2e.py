@@ -6,11 +6,13 @@ dead letter) is on an output topic: the two are one to one for the sample reques
 
 **Worker**: ``python -m bench.probed_worker`` (the worker of ``agents.run`` plus the sensor of
 ``bench.probe``), with whatever agents and tables the worker has at the time of the run.
-start = the moment the first raw message entered the ingest stream; end = the moment the last
-message was acknowledged on any topic the worker consumes, after the raw topic is done and
-every app topic has been quiet for a second. The ingest agent acknowledges a batch only after
-the broker acknowledged its output, so end is "last output acknowledged". Rate = output
-messages / (end - start). The output topics must then hold exactly the expected messages.
+start = the moment the first raw message entered the ingest stream. The ingest agent
+acknowledges a batch only after the broker acknowledged all of its output, so the last raw
+message's acknowledgement is "last output acknowledged" for the ingest path. When the worker
+also consumes topics of its own (metric partials, say), end is the later of that and the
+moment it had acknowledged every message those topics held when the raw topic was done: work
+the input caused downstream in the same process counts too. Rate = output messages /
+(end - start). The output topics must then hold exactly the expected messages.
 
 **Baseline**: ``bench.baseline_app``, the same work written the idiomatic way (one message at a
 time, one awaited send per record, one windowed table increment per event). It is too slow to
@@ -30,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.settings import Settings
-from bench import workload
-from bench.broker import RecordCounter, create_topics, embedded_broker, preload
+from bench.broker import Header, RecordCounter, create_topics, embedded_broker, preload
 from bench.probe import ProbeState
 from bench.section import Row, RunOptions
+from bench.traffic import DISTINCT_BODIES, recent_bodies, stamped_headers
 from bench.worker import BASELINE, PROBED_WORKER, AppProcess, app_env
 from processor import EventType, process_request
 
 OUTPUT_SUFFIXES = (*(f"events.{kind.value}" for kind in EventType), "events.invalid")
 RAW_SUFFIX = "events.raw"
+DOWNSTREAM_START_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,9 @@ class Run:
     outputs: int
     seconds: float
     other_writes: dict[str, int]
-    """Messages on the app's other topics (table changelogs, metric windows...), by topic."""
+    """Messages on the app's other topics (metric partials, changelogs, windows...), by topic."""
+    raw_seconds: float = 0.0
+    """First raw message in to last raw message acknowledged."""
 
     @property
     def rate(self) -> float:
@@ -81,14 +86,17 @@ class Run:
 
 
 def input_bodies(requests: int) -> list[bytes]:
-    """``requests`` bodies: the workload's bodies, repeated as needed."""
-    return list(itertools.islice(itertools.cycle(workload.request_bodies()), requests))
+    """``requests`` bodies of recent events, ``DISTINCT_BODIES`` of them repeated as needed."""
+    distinct = recent_bodies(min(requests, DISTINCT_BODIES))
+    return list(itertools.islice(itertools.cycle(distinct), requests))
 
 
-def expected_output(bodies: Sequence[bytes]) -> Expected:
+def expected_output(
+    bodies: Sequence[bytes], headers: Sequence[Header], timestamp_ms: int
+) -> Expected:
     events = outputs = 0
     for body in bodies:
-        result = process_request(body, workload.HEADERS, workload.RECORD_TIMESTAMP_MS)
+        result = process_request(body, headers, timestamp_ms)
         events += result.event_count
         outputs += len(result.records) + len(result.dead_letters)
     return Expected(events, outputs)
@@ -115,19 +123,31 @@ def _wait_probe(app: AppProcess, probe: Path, done: object, timeout: float) -> P
         time.sleep(0.05)
 
 
-def _wait_quiet(app: AppProcess, probe: Path, quiet: float, timeout: float) -> ProbeState:
-    """The probe once no topic has acked a message for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        state = ProbeState.read(probe)
-        last = max(state.last_out.values(), default=0.0)
-        if time.time() - last >= quiet or time.monotonic() > deadline:
-            return state
-        app.check_alive()
-        time.sleep(0.1)
+def _downstream_end(
+    bootstrap: str, app: AppProcess, probe: Path, raw: str, timeout: float
+) -> float | None:
+    """When the app had acknowledged, on each other topic it consumes, every message that topic
+    held when the raw topic was done; None when it consumes no other topic."""
+    raw_done = ProbeState.read(probe).last_out[raw]
+    # Downstream agents (metric partials, say) take their first message a moment after ingest
+    # wrote it: give them that moment before asking which topics the app consumes.
+    time.sleep(max(0.0, raw_done + DOWNSTREAM_START_SECONDS - time.time()))
+    consumed = [topic for topic in ProbeState.read(probe).first_in if topic != raw]
+    if not consumed:
+        return None
+    targets = asyncio.run(_counts(bootstrap, consumed, created_until_ms=int(raw_done * 1000)))
+    state = _wait_probe(
+        app,
+        probe,
+        lambda s: all(s.reached(topic, count) is not None for topic, count in targets.items()),
+        timeout,
+    )
+    return max(state.reached(topic, count) or raw_done for topic, count in targets.items())
 
 
-async def _app_writes(bootstrap: str, app: AppProcess, outputs: list[str]) -> dict[str, int]:
+async def _app_writes(
+    bootstrap: str, app: AppProcess, outputs: list[str], created_until_ms: int | None = None
+) -> dict[str, int]:
     """Messages on every topic of the app (its prefix or its app id) except raw and outputs."""
     async with RecordCounter(bootstrap) as reader:
         names = await reader.topic_names()
@@ -138,7 +158,7 @@ async def _app_writes(bootstrap: str, app: AppProcess, outputs: list[str]) -> di
             and name not in outputs
             and not name.endswith(RAW_SUFFIX)
         ]
-        counts = await reader.counts(sorted(own))
+        counts = await reader.counts(sorted(own), created_until_ms)
     app_id = app.env["APP_ID"]
     return {
         name.removeprefix(app.prefix).removeprefix(f"{app_id}-"): count
@@ -146,11 +166,15 @@ async def _app_writes(bootstrap: str, app: AppProcess, outputs: list[str]) -> di
     }
 
 
-async def _output_count(
+async def _counts(
     bootstrap: str, topics: list[str], created_until_ms: int | None = None
-) -> int:
+) -> dict[str, int]:
     async with RecordCounter(bootstrap) as reader:
-        return sum((await reader.counts(topics, created_until_ms)).values())
+        return await reader.counts(topics, created_until_ms)
+
+
+def _output_count(bootstrap: str, topics: list[str], created_until_ms: int | None = None) -> int:
+    return sum(asyncio.run(_counts(bootstrap, topics, created_until_ms)).values())
 
 
 def run_worker(bootstrap: str, work: Path, env: dict[str, str], sizes: Sizes) -> Run:
@@ -163,11 +187,13 @@ def run_worker(bootstrap: str, work: Path, env: dict[str, str], sizes: Sizes) ->
         state = _wait_probe(
             worker, probe, lambda s: s.out.get(raw, 0) >= sizes.requests, sizes.timeout
         )
-        state = _wait_quiet(worker, probe, quiet=1.0, timeout=15.0)
-        start, end = state.first_in[raw], max(state.last_out.values())
-        outputs = asyncio.run(_output_count(bootstrap, output_topics(worker.prefix)))
-        other = asyncio.run(_app_writes(bootstrap, worker, output_topics(worker.prefix)))
-    return Run(outputs, end - start, other)
+        start, raw_done = state.first_in[raw], state.last_out[raw]
+        downstream = _downstream_end(bootstrap, worker, probe, raw, sizes.timeout)
+        end = max(raw_done, downstream or raw_done)
+        outputs = _output_count(bootstrap, output_topics(worker.prefix))
+    # Stopped: its last table changes are flushed to their changelogs.
+    other = asyncio.run(_app_writes(bootstrap, worker, output_topics(worker.prefix)))
+    return Run(outputs, end - start, other, raw_seconds=raw_done - start)
 
 
 def run_baseline(bootstrap: str, work: Path, raw: str, sizes: Sizes) -> Run:
@@ -178,27 +204,29 @@ def run_baseline(bootstrap: str, work: Path, raw: str, sizes: Sizes) -> Run:
         state = _wait_probe(baseline, probe, lambda s: raw in s.first_in, sizes.timeout)
         start = state.first_in[raw]
         deadline = start + sizes.baseline_seconds
-        while time.time() < deadline:
+        until = None
+        while until is None:
             state = ProbeState.read(probe)
             if state.out.get(raw, 0) >= sizes.requests:
-                break
+                until = state.last_out[raw]  # finished early: its last acknowledgement
+            elif time.time() >= deadline:
+                until = time.time()
             baseline.check_alive()
             time.sleep(0.05)
-        until = time.time()
-        if state.out.get(raw, 0) >= sizes.requests:
-            until = _wait_quiet(baseline, probe, quiet=0.5, timeout=5.0).last_out[raw]
     # Stopped: count what it had created by ``until`` (record timestamps are its send times).
     topics = output_topics(baseline.prefix)
-    outputs = asyncio.run(_output_count(bootstrap, topics, created_until_ms=int(until * 1000)))
-    other = asyncio.run(_app_writes(bootstrap, baseline, topics))
-    return Run(outputs, until - start, other)
+    outputs = _output_count(bootstrap, topics, created_until_ms=int(until * 1000))
+    other = asyncio.run(_app_writes(bootstrap, baseline, topics, int(until * 1000)))
+    return Run(outputs, until - start, other, raw_seconds=until - start)
 
 
 def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, Run | None]:
     """Pre-load one raw topic, run the worker through it, then the baseline on the same one."""
     size = sizes(options)
     bodies = input_bodies(size.requests)
-    expected = expected_output(bodies)
+    received_at_ms = int(time.time() * 1000)
+    headers = stamped_headers(received_at_ms)
+    expected = expected_output(bodies, headers, received_at_ms)
     partitions = Settings.from_env().topic_partitions
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         work = Path(tmp)
@@ -206,7 +234,7 @@ def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, R
             env = app_env(broker.bootstrap, work / "data")
             raw = env["TOPIC_PREFIX"] + RAW_SUFFIX
             asyncio.run(create_topics(broker.bootstrap, [raw], partitions))
-            asyncio.run(preload(broker.bootstrap, raw, bodies, list(workload.HEADERS.items())))
+            asyncio.run(preload(broker.bootstrap, raw, bodies, headers))
             progress(f"e2e: {len(bodies)} requests ({expected.events} events) on {raw}")
             worker = run_worker(broker.bootstrap, work, env, size)
             progress(f"e2e: worker {worker.rate:,.0f} events/s over {worker.seconds:.1f} s")
@@ -231,13 +259,14 @@ def worker_rate(options: RunOptions) -> float:
     return _measured_rates[-1]
 
 
-def _write_rows(run: Run, who: str, events: int) -> list[Row]:
-    rows = []
-    for name, count in sorted(run.other_writes.items()):
-        if count == 0:  # Faust's own bookkeeping topics, unused by one worker
-            continue
-        rows.append(Row(f"{who} writes to {name}", count, "messages"))
-        rows.append(Row(f"{who} writes to {name} per event", count / max(events, 1), "messages"))
+def _write_rows(run: Run, who: str) -> list[Row]:
+    """What an app wrote besides its output topics: changelogs, metric partials, windows."""
+    written = {name: count for name, count in sorted(run.other_writes.items()) if count}
+    rows = [Row(f"{who} writes to {name}", count, "messages") for name, count in written.items()]
+    total = sum(written.values())
+    rows.append(
+        Row(f"{who} other writes per 1000 events", 1000 * total / max(run.outputs, 1), "messages")
+    )
     return rows
 
 
@@ -248,16 +277,17 @@ def measure(options: RunOptions) -> list[Row]:
         Row("input requests", sizes(options).requests, "requests"),
         Row("input events", expected.events, "events"),
         Row("worker output messages", worker.outputs, "messages"),
-        Row("worker first consumed -> last acked", worker.seconds, "s"),
+        Row("worker first raw consumed -> last raw acked", worker.raw_seconds, "s"),
+        Row("worker first raw consumed -> downstream done", worker.seconds, "s"),
         Row("worker events/s", worker.rate, "events/s"),
-        *_write_rows(worker, "worker", worker.outputs),
+        *_write_rows(worker, "worker"),
     ]
     if baseline is not None:
         rows += [
             Row("baseline output messages", baseline.outputs, "messages"),
             Row("baseline measured for", baseline.seconds, "s"),
             Row("baseline events/s", baseline.rate, "events/s"),
-            *_write_rows(baseline, "baseline", baseline.outputs),
+            *_write_rows(baseline, "baseline"),
             Row("worker/baseline", worker.rate / baseline.rate, "x"),
         ]
     return rows

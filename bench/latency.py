@@ -17,8 +17,16 @@ from collections.abc import Sequence
 
 from bench import e2e, workload
 from bench.broker import new_producer
-from bench.load import LoadedWorker, OutputClock, offer, prime, worker_on_own_broker
+from bench.load import (
+    LoadedWorker,
+    OutputClock,
+    offer,
+    outputs_per_request,
+    prime,
+    worker_on_own_broker,
+)
 from bench.section import Row, RunOptions
+from bench.traffic import LiveBodies
 
 GRACE_SECONDS = 20.0
 
@@ -33,13 +41,11 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def records_per_request() -> float:
-    return e2e.expected_output(workload.request_bodies()).outputs / len(workload.request_bodies())
-
-
 async def _timed_run(
     loaded: LoadedWorker, requests_per_second: float, duration: float
-) -> tuple[int, OutputClock]:
+) -> tuple[int, float, OutputClock]:
+    """Requests sent, output messages expected of them, and the clock of their arrivals."""
+    bodies = LiveBodies()
     clock = OutputClock(loaded.bootstrap, loaded.output_topics)
     await clock.start()
     producer = new_producer(loaded.bootstrap)
@@ -48,18 +54,16 @@ async def _timed_run(
         await prime(loaded, clock)
         clock.arrivals.since_ms = int(time.time() * 1000)
         sending = asyncio.create_task(
-            offer(
-                producer, loaded.raw_topic, workload.request_bodies(), requests_per_second, duration
-            )
+            offer(producer, loaded.raw_topic, bodies, requests_per_second, duration)
         )
         while not sending.done():
             await clock.read()
         sent = sending.result()
-        expected = sent * records_per_request()
+        expected = sent * outputs_per_request(bodies.current())
         deadline = time.monotonic() + GRACE_SECONDS
         while len(clock.arrivals.latencies_ms) < expected and time.monotonic() < deadline:
             await clock.read()
-        return sent, clock
+        return sent, expected, clock
     finally:
         await producer.stop()
         await clock.stop()
@@ -70,10 +74,9 @@ def measure(options: RunOptions) -> list[Row]:
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
     with worker_on_own_broker("latency") as loaded:
-        sent, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
+        sent, expected, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
     latencies = clock.arrivals.latencies_ms
     created = clock.arrivals.created_latencies_ms
-    expected = round(sent * records_per_request())
     if not latencies:
         raise RuntimeError(f"no output record arrived of {sent} requests sent")
     return [
@@ -83,7 +86,7 @@ def measure(options: RunOptions) -> list[Row]:
         Row("records timed", len(latencies), "records"),
         Row(
             f"records not arrived {GRACE_SECONDS:.0f} s after the load",
-            expected - len(latencies),
+            max(0, round(expected) - len(latencies)),
             "records",
         ),
         Row("produce -> consumed, p50", percentile(latencies, 0.50), "ms"),

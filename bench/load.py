@@ -9,7 +9,6 @@ produce, fetch by the worker, batching, processing, delivery and the consumer's 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -20,21 +19,16 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench import workload
-from bench.broker import Header, embedded_broker, new_producer
-from bench.e2e import RAW_SUFFIX, output_topics
+from bench.broker import embedded_broker, new_producer
+from bench.e2e import RAW_SUFFIX, expected_output, output_topics
+from bench.traffic import LiveBodies, recent_bodies, stamped_headers
 from bench.worker import WORKER, AppProcess, app_env
 
-CLIENT_BEHIND_MS = 1_500
 
-
-def stamped_headers(now_ms: int) -> list[Header]:
-    return [
-        ("statsig-client-time", str(now_ms - CLIENT_BEHIND_MS).encode()),
-        ("statsig-received-at", str(now_ms).encode()),
-        ("statsig-source", b"log_event"),
-        ("statsig-key-id", b"key-bench-0001"),
-    ]
+def outputs_per_request(bodies: Sequence[bytes]) -> float:
+    """Output messages a request of ``bodies`` makes, on average."""
+    now_ms = int(time.time() * 1000)
+    return expected_output(bodies, stamped_headers(now_ms), now_ms).outputs / len(bodies)
 
 
 @dataclass(frozen=True)
@@ -66,7 +60,7 @@ def worker_on_own_broker(name: str) -> Iterator[LoadedWorker]:
 async def offer(
     producer: AIOKafkaProducer,
     topic: str,
-    bodies: Sequence[bytes],
+    bodies: LiveBodies,
     requests_per_second: float,
     seconds: float,
 ) -> int:
@@ -75,7 +69,6 @@ async def offer(
     Every 5 ms it sends the requests due by then, so the load is smooth at any rate; a send
     stamps the time it is made, not the time it was due.
     """
-    cycle = itertools.cycle(bodies)
     acks: list[asyncio.Future[object]] = []
     sent = 0
     start = time.monotonic()
@@ -83,9 +76,11 @@ async def offer(
         due = min(int(elapsed * requests_per_second) + 1, int(seconds * requests_per_second))
         while sent < due:
             now_ms = int(time.time() * 1000)
+            current = bodies.current()
+            body = current[sent % len(current)]
             acks.append(
                 await producer.send(
-                    topic, next(cycle), headers=stamped_headers(now_ms), timestamp_ms=now_ms
+                    topic, body, headers=stamped_headers(now_ms), timestamp_ms=now_ms
                 )
             )
             sent += 1
@@ -158,16 +153,17 @@ class OutputClock:
 
 async def prime(loaded: LoadedWorker, clock: OutputClock, timeout: float = 60.0) -> None:
     """Send one request and wait for its output: the worker has its partitions and is warm."""
+    (body,) = recent_bodies(1, seed=-1)
+    records = outputs_per_request([body])
     producer = new_producer(loaded.bootstrap)
     await producer.start()
     try:
         now_ms = int(time.time() * 1000)
-        body = workload.request_bodies()[0]
         await (await producer.send(loaded.raw_topic, body, headers=stamped_headers(now_ms)))
     finally:
         await producer.stop()
     deadline = time.monotonic() + timeout
-    while clock.arrivals.records < workload.EVENTS_PER_REQUEST:
+    while clock.arrivals.records < records:
         loaded.worker.check_alive()
         if time.monotonic() > deadline:
             raise TimeoutError(f"no output for the priming request in {timeout} s")

@@ -17,6 +17,7 @@ from bench import e2e, workload
 from bench.broker import new_producer
 from bench.load import LoadedWorker, OutputClock, offer, prime, worker_on_own_broker
 from bench.section import Row, RunOptions
+from bench.traffic import LiveBodies
 from bench.worker import rss_bytes
 
 MIB = 1024 * 1024
@@ -58,9 +59,7 @@ async def _sample_under_load(
         interval = min(1.0, max(0.25, duration / 240))
         start = time.monotonic()
         sending = asyncio.create_task(
-            offer(
-                producer, loaded.raw_topic, workload.request_bodies(), requests_per_second, duration
-            )
+            offer(producer, loaded.raw_topic, LiveBodies(), requests_per_second, duration)
         )
         samples: list[Sample] = []
         printed_at = -print_every
