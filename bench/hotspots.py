@@ -2,7 +2,7 @@
 
 pyinstrument samples the stack (built-ins included) with little overhead; each function's self
 time is summed over all its call sites. A built-in is named with its caller, since
-``Decoder.decode`` in ``process_request`` and in ``_RequestUser`` are different costs.
+``Decoder.decode`` in ``_all_accepted`` and in ``UserCache.resolve`` are different costs.
 """
 
 from __future__ import annotations

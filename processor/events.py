@@ -37,7 +37,7 @@ def _numeric_value(value: float, index: int) -> float:
         ) from None
 
 
-def json_text(value: Any) -> str:
+def _json_text(value: Any) -> str:
     return value if type(value) is str else encode_json(value).decode()
 
 
@@ -48,7 +48,7 @@ def _text_metadata(metadata: dict[str, Any] | None) -> dict[str, str]:
         return _NO_METADATA
     for value in metadata.values():
         if type(value) is not str:
-            return {key: json_text(value) for key, value in metadata.items()}
+            return {key: _json_text(value) for key, value in metadata.items()}
     return metadata
 
 
