@@ -444,6 +444,24 @@ def test_gateway_lets_the_worker_answer_oversized_and_slow_requests() -> None:
         assert read_timeout > float(env["HTTP_ACK_TIMEOUT_SECONDS"]), name
 
 
+#: Kafka's default message.max.bytes, used when the compose broker does not set its own.
+_KAFKA_MESSAGE_MAX_BYTES = 1_048_588
+
+
+def test_a_request_the_worker_accepts_fits_in_one_kafka_message() -> None:
+    # The raw topic holds each request body as one message: a body the HTTP API accepts must
+    # pass both the worker's producer limit and the broker's message size limit.
+    producer_limit = int(FaustSettings.SETTINGS["producer_max_request_size"].default)
+    broker_limit = int(kafka_env().get("KAFKA_MESSAGE_MAX_BYTES", _KAFKA_MESSAGE_MAX_BYTES))
+    for name, service in workers().items():
+        env = env_of(service)
+        limit = int(env.get("PRODUCER_MAX_REQUEST_SIZE", producer_limit))
+        assert int(env["HTTP_MAX_REQUEST_BYTES"]) < min(limit, broker_limit), name
+    config = configmap()
+    limit = int(config.get("PRODUCER_MAX_REQUEST_SIZE", producer_limit))
+    assert int(config["HTTP_MAX_REQUEST_BYTES"]) < limit
+
+
 def test_compose_gives_the_api_keys_to_workers_as_a_secret_file() -> None:
     secrets = compose()["secrets"]
     for name, service in workers().items():
