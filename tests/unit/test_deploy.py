@@ -661,6 +661,12 @@ def test_k8s_selectors_match_the_worker_pods() -> None:
     assert statefulset["spec"]["replicas"] <= int(configmap()["TOPIC_PARTITIONS"])
 
 
+def test_pods_get_no_variables_from_other_services() -> None:
+    # Kubernetes would inject <SERVICE>_PORT=tcp://... for every Service in the namespace; a
+    # Service `web` gives WEB_PORT, a name the worker reads.
+    assert only("StatefulSet")["spec"]["template"]["spec"]["enableServiceLinks"] is False
+
+
 def test_statefulset_keeps_the_table_store_on_a_claimed_volume() -> None:
     container = statefulset_container()
     data_dir = configmap()["DATA_DIR"]
