@@ -8,6 +8,7 @@ depend on how its request was read.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -121,85 +122,110 @@ class RequestEvents:
 
         Raises ``Rejected`` when the event must become a dead letter.
         """
-        if user is None:
-            user = self._user(index)
-        name = event.eventName
-        exact = EXACT_NAMES.get(name)
-        if exact is not None:
-            event_type, exposure_kind = exact
-        else:
-            event_type = (
-                EventType.DIAGNOSTIC if name.startswith(STATSIG_PREFIX) else EventType.CUSTOM
-            )
-            exposure_kind = None
+        return self.records([event], [user], index)[0]
 
-        statsig_metadata: dict[str, Any] | msgspec.Raw
-        if event.statsigMetadata:
-            statsig_metadata = {**self.base_metadata, **event.statsigMetadata}
-            stable = statsig_metadata.get("stableID")
-        else:
-            statsig_metadata, stable = self.encoded_base_metadata, self.base_stable_id
-        unit = user.unit
-        if unit is None:
-            if isinstance(stable, str) and stable:
-                unit = unit_of("stableID", stable)
-            elif event_type not in _UNIT_OPTIONAL:
-                raise Rejected(
-                    DeadLetterReason.MISSING_UNIT_ID,
-                    f"no userID, customIDs value or stableID - at `$.events[{index}].user`",
+    def records(
+        self,
+        events: Sequence[EventFields],
+        users: Sequence[ResolvedUser | None],
+        first_index: int = 0,
+    ) -> list[OutputRecord]:
+        """The records of consecutive events, the first at ``first_index``; ``users[i]`` is the
+        own user of ``events[i]``, None when it has none.
+
+        Raises ``Rejected`` at the first event that must become a dead letter. One call for a
+        whole request keeps the per-request constants in local variables and saves a call per
+        event (measured: about 9% of the time of building the records).
+        """
+        base_metadata, encoded_base_metadata = self.base_metadata, self.encoded_base_metadata
+        base_stable_id, default_time = self.base_stable_id, self.default_time
+        skew, latest_time, received_at = self.skew, self.latest_time, self.received_at
+        time_uuid = self.uuids.at
+        records: list[OutputRecord] = []
+        for index, event, own_user in zip(
+            range(first_index, first_index + len(events)), events, users, strict=True
+        ):
+            user = self._user(index) if own_user is None else own_user
+            name = event.eventName
+            exact = EXACT_NAMES.get(name)
+            if exact is not None:
+                event_type, exposure_kind = exact
+            else:
+                event_type = (
+                    EventType.DIAGNOSTIC if name.startswith(STATSIG_PREFIX) else EventType.CUSTOM
                 )
+                exposure_kind = None
 
-        raw_time = event.time
-        if raw_time is None:
-            raw_time = event.timestamp
-        if raw_time is None:
-            client_time = self.default_time
-        else:
-            client_time = raw_time if type(raw_time) is int else int(raw_time)
-        timestamp = client_time + self.skew  # see processor.skew
-        clamped = timestamp > self.latest_time
-        if clamped:
-            timestamp = self.received_at
+            statsig_metadata: dict[str, Any] | msgspec.Raw
+            if event.statsigMetadata:
+                statsig_metadata = {**base_metadata, **event.statsigMetadata}
+                stable = statsig_metadata.get("stableID")
+            else:
+                statsig_metadata, stable = encoded_base_metadata, base_stable_id
+            unit = user.unit
+            if unit is None:
+                if isinstance(stable, str) and stable:
+                    unit = unit_of("stableID", stable)
+                elif event_type not in _UNIT_OPTIONAL:
+                    raise Rejected(
+                        DeadLetterReason.MISSING_UNIT_ID,
+                        f"no userID, customIDs value or stableID - at `$.events[{index}].user`",
+                    )
 
-        supplied = event.timeUUID
-        uuid = (
-            supplied
-            if supplied is not None and parse_uuid(supplied)
-            else self.uuids.at(timestamp, index)
-        )
-        metadata = _text_metadata(event.metadata)
-        value = event.value
-        numeric_value: float | None = None
-        if value is None:
-            value = ""
-        elif not isinstance(value, str):
-            numeric_value = _numeric_value(value, index)
-            value = encode_json(value).decode()
-        # Positional arguments, in field order: measurably cheaper than keywords per event.
-        record = EventRecord(
-            name,
-            user.output,
-            user.user_id,
-            timestamp,
-            value,
-            metadata,
-            statsig_metadata,
-            uuid,
-            client_time,
-            self.received_at,
-            self.skew,
-            clamped,
-            None if exposure_kind is None or unit is None else unit[0],
-            None if exposure_kind is None else event.secondaryExposures,
-        )
-        return OutputRecord(
-            event_type,
-            None if unit is None else unit[2],
-            encode_json(record),
-            name,
-            timestamp,
-            None if unit is None else unit[1],
-            numeric_value,
-            None if exposure_kind is None else _exposure_key(exposure_kind, metadata),
-            uuid,
-        )
+            raw_time = event.time
+            if raw_time is None:
+                raw_time = event.timestamp
+            if raw_time is None:
+                client_time = default_time
+            else:
+                client_time = raw_time if type(raw_time) is int else int(raw_time)
+            timestamp = client_time + skew  # see processor.skew
+            clamped = timestamp > latest_time
+            if clamped:
+                timestamp = received_at
+
+            supplied = event.timeUUID
+            uuid = (
+                supplied
+                if supplied is not None and parse_uuid(supplied)
+                else time_uuid(timestamp, index)
+            )
+            metadata = _text_metadata(event.metadata)
+            value = event.value
+            numeric_value: float | None = None
+            if value is None:
+                value = ""
+            elif not isinstance(value, str):
+                numeric_value = _numeric_value(value, index)
+                value = encode_json(value).decode()
+            # Positional arguments, in field order: measurably cheaper than keywords per event.
+            record = EventRecord(
+                name,
+                user.output,
+                user.user_id,
+                timestamp,
+                value,
+                metadata,
+                statsig_metadata,
+                uuid,
+                client_time,
+                received_at,
+                skew,
+                clamped,
+                None if exposure_kind is None or unit is None else unit[0],
+                None if exposure_kind is None else event.secondaryExposures,
+            )
+            records.append(
+                OutputRecord(
+                    event_type,
+                    None if unit is None else unit[2],
+                    encode_json(record),
+                    name,
+                    timestamp,
+                    None if unit is None else unit[1],
+                    numeric_value,
+                    None if exposure_kind is None else _exposure_key(exposure_kind, metadata),
+                    uuid,
+                )
+            )
+        return records

@@ -88,16 +88,17 @@ def _all_accepted(
     if not events:
         return None
     request = RequestEvents(context, config, payload, RequestUser(raw_user), request_metadata)
-    record, resolve = request.record, UserCache().resolve
-    records: list[OutputRecord] = []
+    resolve = UserCache().resolve
+    users: list[ResolvedUser | None] = []
     # Consecutive events often share a user (always, when they rely on the request's): the
     # user is looked up only when it differs from the previous event's.
     last_raw, user = NO_USER, None
     try:
-        for index, event in enumerate(events):
+        for event in events:
             if event.user != last_raw:
                 last_raw, user = event.user, resolve(event.user)
-            records.append(record(index, event, user))
+            users.append(user)
+        records = request.records(events, users)
     except (Rejected, msgspec.DecodeError):
         return None
     return ProcessedRequest(records=records, dead_letters=[], event_count=len(events))
