@@ -28,7 +28,7 @@ from faust.types.settings import Settings as FaustSettings
 from faust.web.base import PRODUCTION_BLUEPRINTS
 from mode.utils.imports import symbol_by_name
 
-from agents.auth import DEVELOPMENT_KEYS, parse_entries
+from agents.auth import ApiKeyConfigError, load_api_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -103,7 +103,8 @@ def container_ports(service: dict[str, Any]) -> set[int]:
     return ports
 
 
-def published_ports(service: dict[str, Any]) -> set[int]:
+def published_container_ports(service: dict[str, Any]) -> set[int]:
+    """The container side of the `ports` that are published on the host."""
     return {
         int(str(port).split("/")[0].rsplit(":", 1)[-1])
         for port in service.get("ports", [])
@@ -310,6 +311,9 @@ def test_compose_builds_from_files_that_exist() -> None:
         assert context.is_dir(), name
         assert (context / service["build"].get("dockerfile", "Dockerfile")).is_file(), name
     assert set(built) == set(workers())
+    # The Dockerfile's COPY paths and the .dockerignore are relative to the repository root.
+    for name, service in built.items():
+        assert (DEPLOY / service["build"]["context"]).resolve() == REPO, name
 
 
 def test_compose_references_resolve() -> None:
@@ -400,9 +404,10 @@ def test_compose_kafka_is_a_single_node_kraft_cluster() -> None:
     for key in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"):
         assert int(env[key]) == 1, key
     assert all(int(env_of(s)["TOPIC_REPLICAS"]) == 1 for s in workers().values())
-    # The host listener is published for tools on the host.
-    host_listeners = {port for name, (_, port) in advertised.items() if name != "INTERNAL"}
-    assert host_listeners <= published_ports(services()["kafka"])
+    # The listeners other than the workers' one are for tools on the host: published.
+    internal = env["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    host_listeners = {port for name, (_, port) in advertised.items() if name != internal}
+    assert host_listeners <= published_container_ports(services()["kafka"])
     log_dir = env["KAFKA_LOG_DIRS"]
     assert any(target == log_dir for _, target in mounts(services()["kafka"])), "Kafka's log dir"
 
@@ -431,7 +436,7 @@ def test_gateway_spreads_requests_over_every_worker() -> None:
     gateway = services()["gateway"]
     assert ("./nginx.conf", "/etc/nginx/nginx.conf") in mounts(gateway)
     listen = {int(port) for port in re.findall(r"^\s*listen\s+(\d+)", conf, re.M)}
-    assert listen and listen <= published_ports(gateway)
+    assert listen and listen <= published_container_ports(gateway)
 
 
 def test_gateway_lets_the_worker_answer_oversized_and_slow_requests() -> None:
@@ -677,7 +682,7 @@ def test_statefulset_keeps_the_table_store_on_a_claimed_volume() -> None:
     assert fs_group, "the non-root worker must be able to write its volume"
 
 
-def test_statefulset_reads_the_api_keys_from_the_secret() -> None:
+def test_statefulset_reads_the_api_keys_from_the_secret(tmp_path: Path) -> None:
     secret = only("Secret")
     keys_file = Path(configmap()["API_KEYS_FILE"])
     volumes = {v["name"]: v for v in only("StatefulSet")["spec"]["template"]["spec"]["volumes"]}
@@ -689,9 +694,11 @@ def test_statefulset_reads_the_api_keys_from_the_secret() -> None:
     assert volumes[mount["name"]]["secret"]["secretName"] == secret["metadata"]["name"]
     content = secret.get("stringData", {}).get(keys_file.name)
     assert content is not None, f"the Secret has no {keys_file.name} entry"
-    lines = [line.split("#", 1)[0].strip() for line in content.splitlines()]
-    shipped = parse_entries([line for line in lines if line], "secret.yaml")
-    assert not set(shipped.values()) & set(DEVELOPMENT_KEYS.values())
+    # No key is committed: as shipped, the worker's own loader refuses to start without one.
+    shipped = tmp_path / keys_file.name
+    shipped.write_text(content)
+    with pytest.raises(ApiKeyConfigError, match="no API key configured"):
+        load_api_keys("", str(shipped), configmap()["WEB_HOST"])
 
 
 def test_each_worker_gets_one_core() -> None:
