@@ -15,6 +15,7 @@ from processor.ingest import (
     process_request_in_one_call,
     process_request_per_event,
 )
+from processor.samples import sample_requests
 from processor.timeuuid import uuid_time_ms
 
 NOW = 1_700_000_000_000
@@ -66,7 +67,7 @@ event_times = st.integers(0, 2**53) | st.integers(0, 10**18 - 1).map(str)
 valid_events = st.fixed_dictionaries(
     {"eventName": st.sampled_from(NAMES)},
     optional={
-        "user": valid_users,
+        "user": valid_users | st.none(),
         "time": event_times | st.none(),
         "timestamp": event_times,
         "value": texts | st.integers(-(2**64), 2**64) | st.floats(-1e12, 1e12) | st.none(),
@@ -189,3 +190,12 @@ def test_request_without_bad_events_is_decoded_in_one_call() -> None:
     result = process_request_in_one_call(data, HEADERS, NOW)
     assert isinstance(result, ProcessedRequest)
     assert len(result.records) == 1
+
+
+def test_sample_requests_are_decoded_in_one_call_with_the_records_of_the_per_event_reading() -> (
+    None
+):
+    for data in sample_requests(40, events_per_request=20, seed=7, now_ms=NOW):
+        one_call = process_request_in_one_call(data, HEADERS, NOW)
+        assert one_call is not None
+        assert one_call == process_request_per_event(data, HEADERS, NOW)
