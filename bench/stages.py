@@ -3,7 +3,8 @@
 The stages are timed in isolation on inputs prepared beforehand (decoded requests, resolved
 users, built records), so their sum is not the whole: the rest is the per-event glue of
 ``RequestEvents.record``. The point is to see which stage bounds the core, and what a faster
-implementation of one of them would be worth.
+implementation of one of them would be worth. The two halves of the bare round-trip of
+``bench.core`` are measured alongside, as the yardstick.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from processor.timeuuid import TimeUuids, request_digest
 from processor.users import RequestUser, ResolvedUser, UserCache
 
 _decode_request = msgspec.json.Decoder(TypedRequest | list[TypedEvent]).decode
+_decode_any = msgspec.json.Decoder().decode
 _decode_event_record = msgspec.json.Decoder(dict[str, Any]).decode
 
 
@@ -120,8 +122,21 @@ def measure(options: RunOptions) -> list[Row]:
         for raw in prepared.users:
             cache.resolve(raw)
 
+    untyped = [_decode_any(body)["events"] for body in bodies]
+
+    def bare_decode() -> None:
+        for body in bodies:
+            _decode_any(body)
+
+    def bare_encode() -> None:
+        for events in untyped:
+            for event in events:
+                encode_json(event)
+
     per_event = 1e9 / prepared.event_count
     stages = {
+        "bare: decode to Python objects": bare_decode,
+        "bare: encode each event back": bare_encode,
         "process_request, whole": whole,
         "decode (one typed call)": decode,
         "request digest (BLAKE2b of the body)": digest,
