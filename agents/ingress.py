@@ -184,7 +184,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def produce_raw(body: bytes, headers: list[tuple[str, bytes]]) -> None:
     """Produce one raw message and return once the broker acknowledged it."""
     acked = await app.producer.send(raw_events.get_topic_name(), None, body, None, None, headers)
-    await acked
+    # A caller that stops waiting (the ack timeout) must not cancel the producer's own future.
+    await asyncio.shield(acked)
 
 
 class EventsView(View):
