@@ -25,6 +25,8 @@ from processor.timeuuid import TimeUuids, parse_uuid, request_digest
 from processor.users import RequestUser, ResolvedUser, unit_of
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
+#: What a diagnostic event without any user carries: an empty user, no unit.
+NO_USER_AT_ALL = ResolvedUser(user_id=None, output=msgspec.Raw(b"{}"), unit=None)
 _NO_METADATA: dict[str, str] = {}
 
 
@@ -104,13 +106,17 @@ class RequestEvents:
         """Most events add nothing to the request's statsigMetadata: encoded once for them."""
         self.base_stable_id = base.get("stableID")
 
-    def _user(self, index: int) -> ResolvedUser:
+    def _user(self, index: int, event_type: EventType) -> ResolvedUser:
         """The request's user, for an event without its own."""
         request_user = self.request_user
         if request_user.error is not None:
             raise Rejected(DeadLetterReason.INVALID_EVENT, request_user.error)
         if request_user.resolved is None:
-            # Every event needs a user (seed 002); only the unit id is optional for some.
+            if event_type is EventType.DIAGNOSTIC:
+                # SDKs send their own health events with no user (Statsig's Python SDK does at
+                # every start): rejecting them would fill the dead letters with SDK noise.
+                return NO_USER_AT_ALL
+            # Every other event needs a user (seed 002); only the unit id is optional for some.
             raise Rejected(
                 DeadLetterReason.MISSING_USER,
                 f"no user on the event or the request - at `$.events[{index}]`",
@@ -145,7 +151,6 @@ class RequestEvents:
         for index, event, own_user in zip(
             range(first_index, first_index + len(events)), events, users, strict=True
         ):
-            user = self._user(index) if own_user is None else own_user
             name = event.eventName
             exact = EXACT_NAMES.get(name)
             if exact is not None:
@@ -155,6 +160,7 @@ class RequestEvents:
                     EventType.DIAGNOSTIC if name.startswith(STATSIG_PREFIX) else EventType.CUSTOM
                 )
                 exposure_kind = None
+            user = self._user(index, event_type) if own_user is None else own_user
 
             statsig_metadata: dict[str, Any] | msgspec.Raw
             if event.statsigMetadata:

@@ -45,11 +45,20 @@ def test_broken_request_user_fails_only_the_events_relying_on_it() -> None:
 
 
 @pytest.mark.parametrize("request_user", [ABSENT, None], ids=["absent", "null"])
-@pytest.mark.parametrize("name", ["page_view", "statsig::gate_exposure", "statsig::diagnostics"])
+@pytest.mark.parametrize("name", ["page_view", "statsig::gate_exposure", "statsig::config_change"])
 def test_event_without_a_user_anywhere_is_missing_user(request_user: Any, name: str) -> None:
     letter = rejected(event(name, user=ABSENT), user=request_user)
     assert letter["reason"] == "missing_user"
     assert "$.events[0]" in letter["error"]
+
+
+@pytest.mark.parametrize("request_user", [ABSENT, None], ids=["absent", "null"])
+def test_sdk_diagnostic_event_without_any_user_is_kept_with_an_empty_user(
+    request_user: Any,
+) -> None:
+    record = accepted(event("statsig::diagnostics", user=ABSENT), user=request_user)
+    assert record["user"] == {}
+    assert record["userID"] is None
 
 
 def test_unit_id_is_the_user_id_first() -> None:
