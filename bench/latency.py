@@ -5,7 +5,8 @@ first when that section did not run). After a priming request, requests are sent
 rate for a bounded time; a consumer in the bench reads the output topics as they fill. A
 record's latency is its arrival at that consumer minus its request's send time (``receivedAt``,
 see ``bench.load``); percentiles are over records, 50 per request. Records still missing a
-grace period after the load stops are counted, not timed.
+grace period after the load stops are counted, not timed. The p50 drift says whether the worker
+kept up: a backlog that builds during the run makes the late requests wait longer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from bench import e2e, workload
 from bench.broker import new_producer
 from bench.load import (
+    Arrivals,
     LoadedWorker,
     OutputClock,
     offer,
@@ -69,6 +71,27 @@ async def _timed_run(
         await clock.stop()
 
 
+def drift_ms(arrivals: Arrivals, duration: float) -> float:
+    """p50 of the requests sent in the last third of the load minus that of the first third.
+
+    About 0 when the worker keeps up; a backlog that builds up shows as a large positive drift.
+    """
+    third = 1000 * duration / 3
+    first = [
+        latency
+        for sent, latency in zip(arrivals.sent_ms, arrivals.latencies_ms, strict=True)
+        if sent < arrivals.since_ms + third
+    ]
+    last = [
+        latency
+        for sent, latency in zip(arrivals.sent_ms, arrivals.latencies_ms, strict=True)
+        if sent >= arrivals.since_ms + 2 * third
+    ]
+    if not first or not last:
+        return 0.0
+    return percentile(last, 0.5) - percentile(first, 0.5)
+
+
 def measure(options: RunOptions) -> list[Row]:
     events_per_second = e2e.worker_rate(options) / 2
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
@@ -95,4 +118,5 @@ def measure(options: RunOptions) -> list[Row]:
         Row("produce -> consumed, max", max(latencies), "ms"),
         Row("produce -> worker send, p50", percentile(created, 0.50), "ms"),
         Row("produce -> worker send, p99", percentile(created, 0.99), "ms"),
+        Row("p50 drift, last third - first third", drift_ms(clock.arrivals, duration), "ms"),
     ]

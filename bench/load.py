@@ -100,6 +100,8 @@ class Arrivals:
     latencies_ms: list[float] = field(default_factory=list)
     created_latencies_ms: list[float] = field(default_factory=list)
     """Up to the record's timestamp: when the worker handed it to its producer."""
+    sent_ms: list[int] = field(default_factory=list)
+    """When each timed record's request was sent."""
     records: int = 0
     """Every output record seen, the priming ones included."""
 
@@ -147,6 +149,7 @@ class OutputClock:
                     continue
                 arrivals.latencies_ms.append(arrived_ms - received_at)
                 arrivals.created_latencies_ms.append(record.timestamp - received_at)
+                arrivals.sent_ms.append(received_at)
         arrivals.records += count
         return count
 
