@@ -23,6 +23,16 @@ class Consumed:
     headers: dict[str, bytes]
 
 
+def _json_or_bytes(value: bytes | None) -> Any:
+    """A JSON value as Python, anything else (a binary internal topic) as its bytes."""
+    if not value:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+
+
 def produce(
     bootstrap: str,
     topic: str,
@@ -87,7 +97,7 @@ def read_topics(
                             topic=record.topic,
                             partition=record.partition,
                             key=record.key,
-                            value=orjson.loads(record.value) if record.value else None,
+                            value=_json_or_bytes(record.value),
                             headers=dict(record.headers or ()),
                         )
                         for record in records
