@@ -34,4 +34,13 @@ app = faust.App(
 )
 
 # Registration: each module declares its part of the app at import.
-from agents import commands, console, ingest, ingress, metrics, metrics_views  # noqa: E402, F401
+from agents import (  # noqa: E402, F401
+    commands,
+    console,
+    ingest,
+    ingress,
+    metrics,
+    metrics_views,
+    observability,
+    status,
+)

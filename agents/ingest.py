@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 import faust
@@ -10,6 +11,7 @@ import faust
 from agents.app import app, settings
 from agents.delivery import Outgoing, deliver
 from agents.metrics import partial_messages
+from agents.observability import observe_batch
 from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
 from processor import EventType, ProcessedRequest, process_request
 
@@ -60,6 +62,7 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
     async for events in stream.take_events(
         settings.ingest_batch_size, within=settings.ingest_batch_seconds
     ):
+        taken_at = time.monotonic()
         try:
             results = [process_message(event.message) for event in events]
             metrics = partial_messages(
@@ -69,6 +72,7 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
                 ]
             )
             await deliver(app.producer, outgoing(results) + metrics, settings.send_retries)
+            observe_batch([event.message for event in events], results, taken_at)
         except Exception as exc:
             # Restarting only this agent could let Faust commit past the lost batch: stop the
             # worker instead, uncommitted, so the batch is read again on restart.
