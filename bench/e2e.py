@@ -27,7 +27,7 @@ import itertools
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,12 +110,14 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _wait_probe(app: AppProcess, probe: Path, done: object, timeout: float) -> ProbeState:
+def _wait_probe(
+    app: AppProcess, probe: Path, done: Callable[[ProbeState], bool], timeout: float
+) -> ProbeState:
     """Poll the probe until ``done(state)`` holds; fail if the app dies or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
         state = ProbeState.read(probe)
-        if done(state):  # type: ignore[operator]
+        if done(state):
             return state
         app.check_alive()
         if time.monotonic() > deadline:
