@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run-worker test unit integration bench lint fmt clean
+.PHONY: setup browser run-worker test unit integration bench lint fmt clean
 
 setup: $(STAMP)
 
@@ -14,16 +14,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,dev,bench]'
 	touch $(STAMP)
 
+# Headless Chromium (Debian's package) for the status page test; installed when root.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing and installing it needs root: the status page test will skip" >&2; \
+	  fi; }
+
 run-worker: $(STAMP)
 	$(BIN)/python -m agents.run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) browser
 	$(BIN)/pytest tests/integration
 
 bench: $(STAMP)
