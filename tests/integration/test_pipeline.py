@@ -9,7 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 
+from agents.settings import Settings
 from processor import EventType, classify
 from processor.samples import sample_request
 from tests.integration.kafka_io import Consumed, produce, read_topics
@@ -103,6 +105,16 @@ def test_requests_become_typed_records_and_dead_letters(start_worker, bootstrap)
         assert "privateAttributes" not in value["user"]
     for record in seen:
         assert b"privateAttributes" not in orjson.dumps(record.value)
+    # A key's records sit on one partition, the one Kafka's default partitioner picks
+    # (murmur2 of the key), as any other Kafka client would place them.
+    partitions = list(range(Settings.from_env().topic_partitions))
+    placements = {(r.topic, r.key): {r.partition} for r in records if r.key is not None}
+    for record in records:
+        if record.key is not None:
+            placements[(record.topic, record.key)].add(record.partition)
+    assert placements
+    for (_, key), placed in placements.items():
+        assert placed == {DefaultPartitioner()(key, partitions, partitions)}
     assert len({record.value["timeUUID"] for record in records}) == expected_records
 
     # The repaired seed 001 request: one custom event of user-123, clock corrected.
