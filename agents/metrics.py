@@ -38,9 +38,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import faust
 import msgspec
+from faust.types import TableT
 
 from agents.app import app, settings
 from agents.console import ConsoleItem, recent_items, remember
@@ -87,12 +89,12 @@ class Tick(msgspec.Struct, tag="tick"):
 _encode_message = msgspec.msgpack.Encoder().encode
 _decode_message = msgspec.msgpack.Decoder(Partials | Tick).decode
 _encode_partial = msgspec.msgpack.Encoder().encode
-_decode_partial = msgspec.msgpack.Decoder(Partial).decode  # type: ignore[arg-type]
+_decode_partial = msgspec.msgpack.Decoder(Partial).decode
 _encode_json = msgspec.json.Encoder().encode
 _TICK = _encode_message(Tick())
 
 
-def _table(metric: Metric) -> faust.Table:
+def _table(metric: Metric) -> TableT[tuple[Any, ...], bytes]:
     return app.Table(
         f"metrics-{metric.value.replace('_', '-')}",
         partitions=PARTITIONS,
@@ -102,7 +104,7 @@ def _table(metric: Metric) -> faust.Table:
 
 
 #: One table per metric: (window start ms, *key parts) -> msgpack-encoded partial aggregate.
-tables: dict[Metric, faust.Table] = {metric: _table(metric) for metric in Metric}
+tables: dict[Metric, TableT[tuple[Any, ...], bytes]] = {metric: _table(metric) for metric in Metric}
 #: partials partition -> start (ms) of its oldest open window: windows before it are closed.
 closed_windows = app.Table("metrics-closed", partitions=PARTITIONS, value_type=int)
 

@@ -27,7 +27,7 @@ from processor.metrics import (
     window_record,
 )
 
-_decode_partial = msgspec.msgpack.Decoder(Partial).decode  # type: ignore[arg-type]
+_decode_partial = msgspec.msgpack.Decoder(Partial).decode
 
 
 class _Query(msgspec.Struct, frozen=True):

@@ -70,7 +70,7 @@ async def read_from_owners(
         if url == me:
             return local(held)
         query = {**request.query, LOCAL: ",".join(map(str, sorted(held)))}
-        target = URL(url).with_path(request.path).with_query(query)
+        target = URL(url).with_path(request.url.path).with_query(query)
         async with app.http_client.get(target, timeout=_TIMEOUT) as response:
             response.raise_for_status()
             answer = await response.json()
@@ -81,5 +81,5 @@ async def read_from_owners(
     try:
         return list(await asyncio.gather(*(ask(url, held) for url, held in owners.items())))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("a partition owner did not answer %s: %r", request.path, exc)
+        log.warning("a partition owner did not answer %s: %r", request.url.path, exc)
         return None

@@ -396,7 +396,7 @@ def recovered_after_rebalance(worker: WorkerProcess) -> bool:
 
     Traffic sent before that can land in a window where Faust fetches records of a newly
     resumed partition while its flow is still suspended and drops them, re-reading only from a
-    committed offset; a raw partition that never had one loses them (see the README).
+    committed offset; a raw partition that never had one loses them.
     """
     return worker.log().count(RECOVERED) >= 2
 
