@@ -57,6 +57,7 @@ class AppProcess:
     """One Faust app process; its output goes to ``log_path``."""
 
     def __init__(self, args: tuple[str, ...], env: dict[str, str], log_path: Path) -> None:
+        self._ready_marks = 0
         self.args = args
         self.env = env
         self.log_path = log_path
@@ -72,10 +73,16 @@ class AppProcess:
             raise RuntimeError("the app is not running")
         return self.process.pid
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['WEB_PORT']}"
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self) -> AppProcess:
+        # A restart appends to the same log: readiness counts the Ready lines since this start.
+        self._ready_marks = self.log().count(READY_LINE)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -93,22 +100,31 @@ class AppProcess:
 
     def wait_ready(self, timeout: float = 90.0) -> AppProcess:
         deadline = time.monotonic() + timeout
-        while READY_LINE not in self.log():
+        while self.log().count(READY_LINE) <= self._ready_marks:
             self.check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready in {timeout} s:\n{self.log()[-3000:]}")
             time.sleep(0.1)
         return self
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM, then SIGKILL if it does not exit in time."""
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an operator would; SIGKILL if it does not exit in time. The exit code."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no final commit."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
             process.kill()
             process.wait()
 

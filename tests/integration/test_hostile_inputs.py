@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from bench.worker import rss_bytes
 from tests.hostile_corpus import CORPUS
 from tests.integration.kafka_io import produce, read_topics
 from tests.integration.test_pipeline import output_topics
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.slow
 #: Far above what the worker needs for the corpus (~0.5 GB measured), far below what an
 #: unbounded inflate of the 256 MiB bomb or a leak would take.
 RSS_CAP_BYTES = 1536 * 1024 * 1024
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise LookupError("no VmRSS")
 
 
 def test_hostile_inputs_through_kafka_end_as_records_or_dead_letters(
