@@ -42,5 +42,6 @@ from agents import (  # noqa: E402, F401
     metrics,
     metrics_views,
     observability,
+    offsets,
     status,
 )
