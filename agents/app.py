@@ -37,6 +37,7 @@ app = faust.App(
 from agents import (  # noqa: E402, F401
     commands,
     console,
+    fetch_wait,
     ingest,
     ingress,
     metrics,

@@ -11,6 +11,8 @@ from processor import ProcessorConfig
 from processor.metrics import WindowPolicy
 
 EMBEDDED_BROKER_HOST = "127.0.0.1"
+EMBEDDED_BROKER_FETCH_MAX_WAIT_MS = 20
+"""The embedded broker holds a fetch for its whole wait even when records arrive meanwhile."""
 
 
 def _int(name: str, default: int) -> int:
@@ -71,6 +73,10 @@ class Settings:
     """BROKER_REBALANCE_TIMEOUT: seconds members get to rejoin a rebalance."""
     send_retries: int
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
+    fetch_max_wait_ms: int
+    """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet
+    (500 ms; 20 ms on the embedded broker, which holds it that long even when records come)."""
+    """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
     metrics_window: WindowPolicy
@@ -111,6 +117,9 @@ class Settings:
             session_timeout=_float("BROKER_SESSION_TIMEOUT", 10.0),
             rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
             send_retries=_int("SEND_RETRIES", 8),
+            fetch_max_wait_ms=_int(
+                "FETCH_MAX_WAIT_MS", 500 if broker else EMBEDDED_BROKER_FETCH_MAX_WAIT_MS
+            ),
             processor=ProcessorConfig(
                 max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
                 future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),

@@ -1,0 +1,48 @@
+"""The worker's Kafka consumer is built with the fetch wait of its settings, not Faust's 1.5 s."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agents.settings import EMBEDDED_BROKER_FETCH_MAX_WAIT_MS
+
+PROBE = """
+import asyncio
+from agents.app import app
+
+async def built() -> None:
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    print(consumer._fetch_max_wait_ms)
+
+asyncio.run(built())
+"""
+
+
+def fetch_wait_of_a_worker(**env: str) -> int:
+    """The fetch wait of the consumer a worker builds, in a fresh process with ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS")}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, EMBEDDED_BROKER_FETCH_MAX_WAIT_MS),
+        ({"KAFKA_BROKER": "kafka://127.0.0.1:9"}, 500),
+        ({"KAFKA_BROKER": "kafka://127.0.0.1:9", "FETCH_MAX_WAIT_MS": "75"}, 75),
+    ],
+)
+def test_the_consumer_waits_as_configured(env: dict[str, str], expected: int) -> None:
+    assert fetch_wait_of_a_worker(**env) == expected
