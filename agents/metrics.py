@@ -7,10 +7,13 @@ The flow, and why each table key is written from exactly one stream partition:
    CRC-32 of the key, modulo the partials topic's partition count) and sends one
    ``<prefix>metrics.partials`` message per owning partition, with an explicit partition, in
    the same delivery as the batch's records (:func:`partial_messages`).
-2. :func:`merge_partials` consumes that topic one message at a time. Faust writes a table
-   change to the changelog partition of the event being processed; every key of a message
+2. :func:`merge_partials` takes that topic's messages in batches (up to
+   ``MERGE_BATCH_MESSAGES``, or what came within ``MERGE_BATCH_SECONDS``) and merges each
+   partition's messages in memory first, so each key is written once per partition and batch.
+   Faust writes a table change to the changelog partition of the stream's current event, set
+   to one of the partition's messages while its keys are written; every key of a message
    belongs to that message's partition, so each key always lands in its own changelog
-   partition, however many workers share the topic. Each key is merged once per message.
+   partition, however many workers share the topic.
 3. Each worker sends itself a tick on every partials partition it owns every
    ``METRICS_TICK_SECONDS`` (:func:`tick_owned_partitions`). A tick is processed like any other
    message of its partition: it closes the windows that are due (wall clock past window end +
@@ -42,7 +45,7 @@ from typing import Any
 
 import faust
 import msgspec
-from faust.types import TableT
+from faust.types import EventT, TableT
 
 from agents.app import app, settings
 from agents.console import ConsoleItem, recent_items, remember
@@ -58,6 +61,7 @@ from processor.metrics import (
     WindowedPartial,
     aggregate,
     by_partition,
+    combine,
     key_partition,
     merge_partial,
     split_late,
@@ -70,6 +74,11 @@ POLICY = settings.metrics_window
 PARTITIONS = settings.topic_partitions
 MAX_MESSAGE_BYTES = 256 * 1024
 """A batch's partials for one partition are split into several messages beyond this size."""
+MERGE_BATCH_MESSAGES = 1_000
+MERGE_BATCH_SECONDS = 0.5
+"""The merge agent takes up to this many partials messages, or what came within this time,
+together: the tables then lag the output by this much at most, and under load each key is
+written once per batch instead of once per message."""
 
 _PARTIALS_TOPIC = metric_partials.get_topic_name()
 _WINDOWS_TOPIC = metric_windows.get_topic_name()
@@ -162,15 +171,33 @@ def _merge_into(partial: WindowedPartial) -> None:
     table[key] = _encode_partial(value)
 
 
-def apply_partials(partition: int, message: Partials, now_ms: int) -> None:
-    """Merge one message's partials (each key once); partials of closed windows count as late."""
-    accepted, late = split_late(
-        message.partials, open_from(partition, now_ms), POLICY.start(now_ms)
-    )
-    for partial in (*accepted, *late):
-        _merge_into(partial)
-    for name, items in message.console.items():
-        remember(name, items, settings.console_events_per_name)
+class Pending:
+    """One partition's partials and Console items from consecutive messages, held in memory
+    until written: each table key is then written (and sent to its changelog) once for all."""
+
+    def __init__(self) -> None:
+        self.partials: list[WindowedPartial] = []
+        self.console: dict[str, list[ConsoleItem]] = {}
+
+    def add(self, partition: int, message: Partials, now_ms: int) -> None:
+        """Take a message's partials (those of closed windows as late counts) and items."""
+        accepted, late = split_late(
+            message.partials, open_from(partition, now_ms), POLICY.start(now_ms)
+        )
+        self.partials += accepted
+        self.partials += late
+        bound = settings.console_events_per_name
+        for name, items in message.console.items():
+            self.console[name] = [*items, *self.console.get(name, [])][:bound]
+
+    def write(self) -> None:
+        """Merge what is held into the tables, each key once, and forget it."""
+        for partial in combine(self.partials):
+            _merge_into(partial)
+        for name, items in self.console.items():
+            remember(name, items, settings.console_events_per_name)
+        self.partials = []
+        self.console = {}
 
 
 def _window_outgoing(metric: Metric, key: MetricKey, start: int, held: bytes) -> Outgoing:
@@ -207,26 +234,47 @@ async def close_due_windows(partition: int, now_ms: int) -> int:
     return len(closing)
 
 
-@app.agent(metric_partials)
-async def merge_partials(stream: faust.StreamT[bytes]) -> None:
-    """Merge each partials message into the tables; close due windows on ticks."""
-    async for event in stream.events():
+async def merge_messages(partition: int, values: Sequence[bytes]) -> None:
+    """Merge one partition's partials messages, in order, into the tables: partials are held
+    in memory and written at each tick, before it closes windows, and at the end."""
+    pending = Pending()
+    for value in values:
         try:
-            message = _decode_message(event.value)
+            message = _decode_message(value)
         except msgspec.DecodeError as exc:
             log.warning("skipping an unreadable %s message: %r", _PARTIALS_TOPIC, exc)
             continue
-        partition = event.message.partition
-        try:
-            if isinstance(message, Tick):
-                await close_due_windows(partition, _now_ms())
-            else:
-                apply_partials(partition, message, _now_ms())
-        except Exception as exc:
-            # As in the ingest agent: stop uncommitted rather than skip past lost output.
-            log.critical("metrics message failed; stopping the worker uncommitted: %r", exc)
-            await app.crash(exc)
-            raise
+        if isinstance(message, Tick):
+            pending.write()
+            await close_due_windows(partition, _now_ms())
+        else:
+            pending.add(partition, message, _now_ms())
+    pending.write()
+
+
+def _by_partition(events: Sequence[EventT]) -> dict[int, list[EventT]]:
+    grouped: dict[int, list[EventT]] = {}
+    for event in events:
+        grouped.setdefault(event.message.partition, []).append(event)
+    return grouped
+
+
+@app.agent(metric_partials)
+async def merge_partials(stream: faust.StreamT[bytes]) -> None:
+    """Merge the partials messages taken together, partition by partition; close due windows
+    on ticks. The batch is acknowledged once all of it is in the tables."""
+    async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
+        for partition, taken in _by_partition(events).items():
+            # Faust sends a table change to the changelog partition of the stream's current
+            # event, and a batch may hold several partitions: make it one of this partition's.
+            stream._set_current_event(taken[-1])  # type: ignore[attr-defined]
+            try:
+                await merge_messages(partition, [event.value for event in taken])
+            except Exception as exc:
+                # As in the ingest agent: stop uncommitted rather than skip past lost output.
+                log.critical("metrics message failed; stopping the worker uncommitted: %r", exc)
+                await app.crash(exc)
+                raise
 
 
 @app.timer(settings.metrics_tick_seconds)

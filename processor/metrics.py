@@ -26,6 +26,7 @@ import math
 import zlib
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from functools import reduce
 from typing import Any
 
 import msgspec
@@ -118,6 +119,26 @@ def merge_partial(a: Partial, b: Partial) -> Partial:
     if isinstance(a, Distinct) and isinstance(b, Distinct):
         return Distinct(_union(hll_sketch.deserialize(s) for s in (a.sketch, b.sketch)))
     raise TypeError(f"cannot merge {type(a).__name__} with {type(b).__name__}")
+
+
+def _merge_all(values: list[Partial]) -> Partial:
+    sketches = [value.sketch for value in values if isinstance(value, Distinct)]
+    if len(values) > 1 and len(sketches) == len(values):
+        # One union of all the sketches, not one union (and serialisation) per pair.
+        return Distinct(_union(hll_sketch.deserialize(sketch) for sketch in sketches))
+    return reduce(merge_partial, values)
+
+
+def combine(partials: Iterable[WindowedPartial]) -> list[WindowedPartial]:
+    """The partials with each (metric, key, window) once, merged: a consumer that takes many
+    partials messages at a time then writes each table key once, not once per message."""
+    slots: dict[WindowKey, list[Partial]] = {}
+    for partial in partials:
+        slots.setdefault((partial.metric, partial.key, partial.start), []).append(partial.value)
+    return [
+        WindowedPartial(metric, key, start, _merge_all(values))
+        for (metric, key, start), values in slots.items()
+    ]
 
 
 def merge(a: Mapping[WindowKey, Partial], b: Mapping[WindowKey, Partial]) -> Aggregates:

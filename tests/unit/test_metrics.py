@@ -24,6 +24,7 @@ from processor.metrics import (
     WindowPolicy,
     aggregate,
     by_partition,
+    combine,
     key_partition,
     merge,
     merge_partial,
@@ -242,6 +243,35 @@ def test_merged_distinct_counts_stay_within_the_sketch_bounds(batches) -> None:
         assert isinstance(sketch, Distinct)
         lower, upper = sketch.bounds(3)
         assert lower <= len(units) <= upper
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(records_strategy, min_size=1, max_size=6))
+def test_combining_many_messages_partials_merges_each_window_key_once(batches) -> None:
+    messages = [
+        [
+            WindowedPartial(metric, key, start, value)
+            for (metric, key, start), value in aggregate(batch, MINUTE).items()
+        ]
+        for batch in batches
+    ]
+    combined = combine(partial for message in messages for partial in message)
+    slots = [(p.metric, p.key, p.start) for p in combined]
+    assert len(slots) == len(set(slots))
+    as_aggregates = {(p.metric, p.key, p.start): p.value for p in combined}
+    assert comparable(as_aggregates) == comparable(
+        aggregate([r for b in batches for r in b], MINUTE)
+    )
+
+
+def test_combining_partials_of_different_kinds_for_one_key_is_an_error() -> None:
+    with pytest.raises(TypeError):
+        combine(
+            [
+                WindowedPartial(Metric.EVENT_COUNTS, ("a",), T0, Count(1)),
+                WindowedPartial(Metric.EVENT_COUNTS, ("a",), T0, ValueStats(1, 1.0, 1.0, 1.0)),
+            ]
+        )
 
 
 # --- partitions: every key is owned by exactly one partition --------------------------------
