@@ -113,7 +113,7 @@ class Settings:
             store=_str("TABLE_STORE", "memory://"),
             data_dir=Path(_str("DATA_DIR", ".data")),
             ingest_batch_size=_int("INGEST_BATCH_SIZE", 500),
-            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.05),
+            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.01),
             session_timeout=_float("BROKER_SESSION_TIMEOUT", 10.0),
             rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
             send_retries=_int("SEND_RETRIES", 8),
