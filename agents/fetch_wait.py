@@ -1,8 +1,9 @@
-"""How long the worker's fetches wait for data: ``FETCH_MAX_WAIT_MS``, not Faust's fixed 1.5 s.
+"""How long the worker's fetches wait for data: ``FETCH_MAX_WAIT_MS`` (Faust fixes it at 1.5 s).
 
 Kafka answers a fetch as soon as data arrives, so there the wait only spaces out an idle
 consumer's polls. The embedded broker holds every fetch for the whole wait even when records
-arrive meanwhile, so there the wait adds straight to each record's latency.
+arrive meanwhile, so there the wait adds straight to each record's latency. The default stays
+Faust's 1.5 s: see the README (Configuration) for what a short wait changed under kill -9.
 """
 
 from __future__ import annotations

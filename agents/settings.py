@@ -11,8 +11,6 @@ from processor import ProcessorConfig
 from processor.metrics import WindowPolicy
 
 EMBEDDED_BROKER_HOST = "127.0.0.1"
-EMBEDDED_BROKER_FETCH_MAX_WAIT_MS = 20
-"""The embedded broker holds a fetch for its whole wait even when records arrive meanwhile."""
 
 
 def _int(name: str, default: int) -> int:
@@ -74,8 +72,7 @@ class Settings:
     send_retries: int
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     fetch_max_wait_ms: int
-    """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet
-    (500 ms; 20 ms on the embedded broker, which holds it that long even when records come)."""
+    """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet."""
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
@@ -113,13 +110,11 @@ class Settings:
             store=_str("TABLE_STORE", "memory://"),
             data_dir=Path(_str("DATA_DIR", ".data")),
             ingest_batch_size=_int("INGEST_BATCH_SIZE", 500),
-            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.01),
+            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.05),
             session_timeout=_float("BROKER_SESSION_TIMEOUT", 10.0),
             rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
             send_retries=_int("SEND_RETRIES", 8),
-            fetch_max_wait_ms=_int(
-                "FETCH_MAX_WAIT_MS", 500 if broker else EMBEDDED_BROKER_FETCH_MAX_WAIT_MS
-            ),
+            fetch_max_wait_ms=_int("FETCH_MAX_WAIT_MS", 1500),
             processor=ProcessorConfig(
                 max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
                 future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),

@@ -19,7 +19,6 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents.settings import EMBEDDED_BROKER_FETCH_MAX_WAIT_MS
 from bench.broker import embedded_broker, new_producer
 from bench.e2e import RAW_SUFFIX, expected_output, output_topics
 from bench.traffic import LiveBodies, recent_bodies, stamped_headers
@@ -113,9 +112,7 @@ class OutputClock:
     def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
         self._topics = list(topics)
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=EMBEDDED_BROKER_FETCH_MAX_WAIT_MS,
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
         )
         self.arrivals = Arrivals(since_ms=2**62)
 

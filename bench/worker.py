@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 from agents.embedded_broker import free_port
-from agents.settings import EMBEDDED_BROKER_FETCH_MAX_WAIT_MS
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "[^Worker]: Ready"
@@ -41,8 +40,6 @@ def app_env(broker_bootstrap: str, data_dir: Path, **overrides: str) -> dict[str
         # A lone member's first join waits for the rebalance timeout on Tansu: keep it short.
         "BROKER_SESSION_TIMEOUT": "6",
         "BROKER_REBALANCE_TIMEOUT": "4",
-        # As `make run-worker` has it on the embedded broker (see agents.settings).
-        "FETCH_MAX_WAIT_MS": str(EMBEDDED_BROKER_FETCH_MAX_WAIT_MS),
     }
     env.update(overrides)
     return env
