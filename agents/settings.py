@@ -73,7 +73,6 @@ class Settings:
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     fetch_max_wait_ms: int
     """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet."""
-    """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
     metrics_window: WindowPolicy
