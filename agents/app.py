@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import faust
 
+from agents.kafka import library_fixes
+from agents.kafka.checkpoint import Checkpoint
 from agents.settings import Settings
 
 settings = Settings.from_env()
+#: What the agents delivered: the only source of the offsets the worker commits.
+checkpoint = Checkpoint()
 
 app = faust.App(
     settings.app_id,
@@ -34,15 +38,7 @@ app = faust.App(
 )
 
 # Registration: each module declares its part of the app at import.
-from agents import (  # noqa: E402, F401
-    commands,
-    console,
-    fetch_wait,
-    ingest,
-    ingress,
-    metrics,
-    metrics_views,
-    observability,
-    offsets,
-    status,
-)
+library_fixes.install(app, checkpoint, settings.fetch_max_wait_ms)
+
+from agents import commands, ingest, metrics, observability  # noqa: E402, F401
+from agents.web import console, ingress, metrics_views, status  # noqa: E402, F401

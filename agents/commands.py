@@ -14,8 +14,8 @@ import orjson
 from faust.cli import AppCommand, argument, option
 
 from agents.app import app, settings
-from agents.delivery import Outgoing, deliver
-from agents.reading import TopicMissing, fetch_record, read_topic
+from agents.kafka.delivery import Outgoing, deliver
+from agents.kafka.reading import TopicMissing, fetch_record, read_topic
 from agents.topics import OUTPUT_TOPICS, dead_letters, raw_events
 from processor.replay import REPLAY_OF, Replay, matches, replay_of
 from processor.samples import sample_requests

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 import faust
 
-from agents.app import app, settings
-from agents.delivery import Outgoing, deliver
+from agents.app import app, checkpoint, settings
+from agents.kafka.delivery import Outgoing, deliver
 from agents.metrics import partial_messages
 from agents.observability import observe_batch
 from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 _TOPIC_NAMES = {kind: topic.get_topic_name() for kind, topic in events_by_type.items()}
 _DEAD_LETTER_TOPIC = dead_letters.get_topic_name()
 _TYPE_HEADERS = {kind: [("statsig-event-type", kind.value.encode())] for kind in EventType}
+checkpoint.track(raw_events.get_topic_name())
 
 
 def process_message(message: faust.types.Message) -> ProcessedRequest:
@@ -57,7 +58,8 @@ def outgoing(results: Iterable[ProcessedRequest]) -> list[Outgoing]:
 
 @app.agent(raw_events)
 async def ingest(stream: faust.StreamT[bytes]) -> None:
-    """Take raw messages in batches; a batch is acknowledged only after its output is."""
+    """Take raw messages in batches; a batch counts as delivered (its offsets may be committed)
+    only once the broker acknowledged all of its output."""
     await declare_output_topics()
     async for events in stream.take_events(
         settings.ingest_batch_size, within=settings.ingest_batch_seconds
@@ -72,6 +74,7 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
                 ]
             )
             await deliver(app.producer, outgoing(results) + metrics, settings.send_retries)
+            checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
             observe_batch([event.message for event in events], results, taken_at)
         except Exception as exc:
             # Restarting only this agent could let Faust commit past the lost batch: stop the

@@ -47,10 +47,10 @@ import faust
 import msgspec
 from faust.types import EventT, TableT
 
-from agents.app import app, settings
-from agents.console import ConsoleItem, recent_items, remember
-from agents.delivery import Outgoing, deliver
-from agents.routing import owned_partitions
+from agents.app import app, checkpoint, settings
+from agents.web.console import ConsoleItem, recent_items, remember
+from agents.kafka.delivery import Outgoing, deliver
+from agents.web.routing import owned_partitions
 from agents.topics import metric_partials, metric_windows
 from processor import ProcessedRequest
 from processor.context import Headers
@@ -82,6 +82,7 @@ written once per batch instead of once per message."""
 
 _PARTIALS_TOPIC = metric_partials.get_topic_name()
 _WINDOWS_TOPIC = metric_windows.get_topic_name()
+checkpoint.track(_PARTIALS_TOPIC)
 
 
 class Partials(msgspec.Struct, tag="partials"):
@@ -262,7 +263,8 @@ def _by_partition(events: Sequence[EventT]) -> dict[int, list[EventT]]:
 @app.agent(metric_partials)
 async def merge_partials(stream: faust.StreamT[bytes]) -> None:
     """Merge the partials messages taken together, partition by partition; close due windows
-    on ticks. The batch is acknowledged once all of it is in the tables."""
+    on ticks. A partition's messages count as delivered once they are in the tables (whose
+    changelog writes the producer flushes before any commit)."""
     async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
         for partition, taken in _by_partition(events).items():
             # Faust sends a table change to the changelog partition of the stream's current
@@ -270,6 +272,7 @@ async def merge_partials(stream: faust.StreamT[bytes]) -> None:
             stream._set_current_event(taken[-1])  # type: ignore[attr-defined]
             try:
                 await merge_messages(partition, [event.value for event in taken])
+                checkpoint.delivered((event.message.tp, event.message.offset) for event in taken)
             except Exception as exc:
                 # As in the ingest agent: stop uncommitted rather than skip past lost output.
                 log.critical("metrics message failed; stopping the worker uncommitted: %r", exc)

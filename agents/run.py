@@ -6,8 +6,8 @@ import json
 import os
 import sys
 
-from agents.auth import DEVELOPMENT_KEYS
-from agents.embedded_broker import EmbeddedBroker
+from agents.web.auth import DEVELOPMENT_KEYS
+from agents.kafka.embedded_broker import EmbeddedBroker
 from agents.json_logs import json_logging_config
 from agents.settings import Settings
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from agents.auth import ApiKeys, load_api_keys
+from agents.web.auth import ApiKeys, load_api_keys
 from processor import ProcessorConfig
 from processor.metrics import WindowPolicy
 

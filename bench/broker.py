@@ -12,7 +12,7 @@ from types import TracebackType
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agents.embedded_broker import EmbeddedBroker, free_port
+from agents.kafka.embedded_broker import EmbeddedBroker, free_port
 
 Header = tuple[str, bytes]
 

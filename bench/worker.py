@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from agents.embedded_broker import free_port
+from agents.kafka.embedded_broker import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "[^Worker]: Ready"

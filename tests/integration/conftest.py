@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.embedded_broker import EmbeddedBroker, free_port
+from agents.kafka.embedded_broker import EmbeddedBroker, free_port
 from tests.integration.worker import WorkerProcess, worker_env
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import requests
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.auth import key_id_of
-from agents.embedded_broker import EmbeddedBroker, free_port
+from agents.web.auth import key_id_of
+from agents.kafka.embedded_broker import EmbeddedBroker, free_port
 from processor import EventType, classify
 from tests.integration.kafka_io import read_topics
 from tests.integration.worker import REPO, WorkerProcess, worker_env
@@ -252,7 +252,7 @@ def test_cors_preflight_allows_configured_origins_and_the_spec_is_served(start_w
     assert spec.status_code == 200
     assert spec.headers["Content-Type"].startswith("application/yaml")
     assert spec.headers["Access-Control-Allow-Origin"] == "https://app.example"
-    assert spec.content == (REPO / "agents" / "openapi.yaml").read_bytes()
+    assert spec.content == (REPO / "agents" / "web" / "openapi.yaml").read_bytes()
 
 
 def _chunks(total: int) -> Iterator[bytes]:

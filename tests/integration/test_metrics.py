@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from msgspec import msgpack
 
-from agents.embedded_broker import free_port
+from agents.kafka.embedded_broker import free_port
 from processor.metrics import HLL_LG_K, key_partition, window_start
 from tests.integration.kafka_io import produce, read_topics
 from tests.integration.worker import worker_env
@@ -450,7 +450,7 @@ def test_two_workers_hold_the_same_totals_as_one(start_worker, bootstrap, tmp_pa
 def test_events_sent_while_a_worker_joins_are_not_lost(start_worker, bootstrap, tmp_path) -> None:
     """Traffic sent the moment a second worker is ready reaches the first one while it still
     recovers from the rebalance, on raw partitions with no committed offset yet: records it
-    fetches then are dropped and must be read again (agents/offsets.py)."""
+    fetches then are dropped and must be read again (agents/kafka/library_fixes.py, fix 6)."""
     env = worker_env(f"kafka://{bootstrap}", tmp_path / "data", **SCALE_OUT_ENV)
     first = start_worker(env=env, name="first")
     second = start_worker(env={**env, "WEB_PORT": str(free_port())}, name="second")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from agents.embedded_broker import free_port
+from agents.kafka.embedded_broker import free_port
 from processor import EventType, classify
 from tests.integration.worker import REPO, WorkerProcess, worker_env
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from agents.embedded_broker import free_port
+from agents.kafka.embedded_broker import free_port
 from bench.worker import REPO, WORKER, AppProcess
 
 __all__ = ["REPO", "WorkerProcess", "worker_env"]

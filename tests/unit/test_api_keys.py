@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.auth import (
+from agents.web.auth import (
     DEVELOPMENT_KEYS,
     ApiKey,
     ApiKeyConfigError,

@@ -26,7 +26,7 @@ import pytest
 import yaml
 from faust.types.settings import Settings as FaustSettings
 
-from agents.auth import ApiKeyConfigError, load_api_keys
+from agents.web.auth import ApiKeyConfigError, load_api_keys
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -279,7 +279,7 @@ def port_number(port: int | str, container: dict[str, Any]) -> int:
 
 def health_paths() -> set[str]:
     """The paths where the worker answers a plain 200 JSON health document (its Health view)."""
-    from agents.status import Health
+    from agents.web.status import Health
 
     return {Health.view_path}
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from multidict import CIMultiDict
 
-from agents.auth import ApiKey, ApiKeys
-from agents.ingress import (
+from agents.web.auth import ApiKey, ApiKeys
+from agents.web.ingress import (
     OPENAPI_PATH,
     EventWebhook,
     LogEvent,

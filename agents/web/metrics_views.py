@@ -17,7 +17,7 @@ from faust.web import Request, Response, View
 
 from agents.app import app, settings
 from agents.metrics import PARTITIONS, POLICY, open_from, tables
-from agents.routing import local_partitions, read_from_owners
+from agents.web.routing import local_partitions, read_from_owners
 from processor.metrics import (
     KEY_FIELDS,
     Metric,

@@ -18,7 +18,7 @@ import msgspec
 from faust.web import Request, Response, View
 
 from agents.app import app, settings
-from agents.routing import local_partitions, read_from_owners
+from agents.web.routing import local_partitions, read_from_owners
 from processor import OutputRecord, ProcessedRequest
 from processor.context import Headers, read_context
 from processor.metrics import key_partition

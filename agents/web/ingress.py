@@ -30,7 +30,7 @@ from faust.types.web import ResourceOptions
 from faust.web import Request, Response, View
 
 from agents.app import app, settings
-from agents.auth import ApiKey, ApiKeys
+from agents.web.auth import ApiKey, ApiKeys
 from agents.topics import raw_events
 from processor.context import (
     CLIENT_TIME,

@@ -1,0 +1,1 @@
+"""Kafka-client code: delivery with acknowledgements, topic reading, the brokers the project starts."""
