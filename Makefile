@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser run-worker test unit integration bench lint fmt clean
+.PHONY: setup browser run-worker test unit integration bench faults lint fmt clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ integration: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(TINY),--tiny,) $(if $(SOAK),--soak $(SOAK),)
+
+# The fault harness (not part of `make test`): RUNS runs of each scenario, or of SCENARIO only.
+faults: $(STAMP)
+	$(BIN)/python -m faults --runs $(or $(RUNS),3) $(if $(QUICK),--quick,) $(foreach s,$(SCENARIO),--scenario $(s))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -147,12 +147,6 @@ class Checkpoint:
         with self._lock:
             return list(self._partitions)
 
-    def forget(self, tps: Iterable[Hashable]) -> None:
-        """Drop the bookkeeping of partitions no longer assigned."""
-        with self._lock:
-            for tp in tps:
-                self._partitions.pop(tp, None)
-
     def stalls(self, older_than: float, now: float | None = None) -> list[Stall]:
         """Partitions whose frontier has waited on one undelivered record for ``older_than``
         seconds while later records of theirs were delivered: a record lost on its way to the

@@ -93,8 +93,9 @@ class UncheckedVersion(RuntimeError):
     """An installed library is not the version these fixes were checked against."""
 
 
-def check_versions(version_of: Callable[[str], str] = importlib.metadata.version) -> None:
+def check_versions(version_of: Callable[[str], str] | None = None) -> None:
     """Refuse to run on library versions the fixes were not checked against."""
+    version_of = version_of or importlib.metadata.version
     wrong = {
         name: installed
         for name, expected in CHECKED_VERSIONS.items()

@@ -1,0 +1,118 @@
+"""``make faults RUNS=N``: repeat each fault scenario and print what every run lost.
+
+    python -m faults [--runs N] [--scenario NAME ...] [--quick] [--broker embedded]
+
+Each run gets a broker of its own, fresh topics and consumer group, and its logs under
+``faults/results/<time>/<scenario>-<run>/``. The table counts, per scenario, the events sent
+(outputs expected), those lost, and the repeats (each must be an exact copy). The exit code is
+1 when any run lost an event or repeated one inexactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from faults.scenarios import FULL, QUICK, SCENARIOS, Run, Scenario, Size
+
+RESULTS = Path(__file__).resolve().parent / "results"
+_WARNINGS = ("would commit", "never delivered", "stopping the worker", "Traceback")
+
+
+@contextmanager
+def _broker(kind: str, work: Path) -> Iterator[str]:
+    """A broker of the run's own; yields its bootstrap (host:port)."""
+    if kind != "embedded":
+        raise SystemExit(f"unknown broker {kind!r}")
+    with EmbeddedBroker(port=free_port(), log_path=work / "broker.log") as broker:
+        yield broker.bootstrap
+
+
+def _evidence(run: Run) -> list[str]:
+    lines = [f"  lost raw messages (partition, offset, outputs): {run.outcome.lost_requests[:20]}"]
+    for log in run.logs:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        hits = [line for line in text.splitlines() if any(w in line for w in _WARNINGS)]
+        lines.append(f"  {log}: {len(hits)} warning lines")
+        lines += [f"    {line[:300]}" for line in hits[:15]]
+    return lines
+
+
+def run_scenario(scenario: Scenario, runs: int, size: Size, broker: str, out: Path) -> list[Run]:
+    done: list[Run] = []
+    for index in range(runs):
+        work = out / f"{scenario.name}-{index + 1}"
+        work.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with _broker(broker, work) as bootstrap:
+            run = scenario.run(bootstrap, work, size, 1000 + index)
+        outcome = run.outcome
+        verdict = "ok" if outcome.ok else "FAILED"
+        print(
+            f"{scenario.name} run {index + 1}/{runs}: {verdict}; expected {outcome.expected}, "
+            f"lost {outcome.lost}, duplicates {outcome.duplicates} "
+            f"(inexact {outcome.inexact_duplicates}), {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+        if not outcome.ok:
+            print("\n".join(_evidence(run)), flush=True)
+        (work / "outcome.json").write_text(json.dumps(asdict(outcome), indent=1))
+        done.append(run)
+    return done
+
+
+def _table(results: dict[str, list[Run]]) -> str:
+    rows = [("scenario", "runs", "events sent", "lost", "duplicates", "inexact", "failed runs")]
+    for name, runs in results.items():
+        outcomes = [run.outcome for run in runs]
+        rows.append(
+            (
+                name,
+                str(len(runs)),
+                f"{sum(o.expected for o in outcomes):,}",
+                f"{sum(o.lost for o in outcomes):,}",
+                f"{sum(o.duplicates for o in outcomes):,}",
+                f"{sum(o.inexact_duplicates for o in outcomes):,}",
+                str(sum(not o.ok for o in outcomes)),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m faults", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each scenario")
+    parser.add_argument(
+        "--scenario", action="append", choices=sorted(SCENARIOS), help="(repeatable) default: all"
+    )
+    parser.add_argument("--quick", action="store_true", help="less traffic per run")
+    parser.add_argument("--broker", default="embedded", help="embedded (default)")
+    args = parser.parse_args(argv)
+    names = args.scenario or [name for name, s in SCENARIOS.items() if not s.needs_cluster]
+    out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
+    size = QUICK if args.quick else FULL
+    print(f"fault runs: {args.runs} x {names} on the {args.broker} broker; logs in {out}")
+    results = {
+        name: run_scenario(SCENARIOS[name], args.runs, size, args.broker, out) for name in names
+    }
+    table = _table(results)
+    print("\n" + table)
+    (out / "table.txt").write_text(table + "\n")
+    return 0 if all(run.outcome.ok for runs in results.values() for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

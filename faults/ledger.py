@@ -1,0 +1,158 @@
+"""What a fault run should have produced, and what it did: lost and repeated outputs.
+
+The expected output of every raw message is recomputed from the raw topic itself with the
+worker's own pure core (``processor.process_request``, deterministic), so each missing output
+is traced back to the raw message (partition, offset) it belonged to, and every repeat is
+compared byte for byte with the first copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from processor import EventType, ProcessorConfig, process_request
+
+OUTPUT_SUFFIXES = (*(f"events.{kind.value}" for kind in EventType), "events.invalid")
+RAW_SUFFIX = "events.raw"
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+def output_topics(prefix: str) -> list[str]:
+    return [prefix + suffix for suffix in OUTPUT_SUFFIXES]
+
+
+@dataclass
+class Outcome:
+    """One run's accounting; ``lost_requests`` names the raw messages with missing output."""
+
+    requests: int = 0
+    expected: int = 0
+    received: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    inexact_duplicates: int = 0
+    lost_requests: list[tuple[int, int, int]] = field(default_factory=list)
+    """(raw partition, raw offset, outputs missing) of each raw message not fully delivered."""
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.inexact_duplicates == 0
+
+
+def _identity(topic: str, value: bytes) -> tuple[str, str]:
+    """A per-type record by its timeUUID; a dead letter by its origin and event index."""
+    if topic.endswith("events.invalid"):
+        letter = orjson.loads(value)
+        origin = letter.get("origin") or {}
+        where = f"{origin.get('partition')}/{origin.get('offset')}"
+        return ("invalid", f"{where}/{letter.get('index')}")
+    return ("record", orjson.loads(value)["timeUUID"])
+
+
+def expected_outputs(raw: Iterable[Record]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Every output a worker makes of these raw messages -> its raw (partition, offset)."""
+    config = ProcessorConfig()
+    expected: dict[tuple[str, str], tuple[int, int]] = {}
+    for message in raw:
+        result = process_request(
+            message.value or b"",
+            message.headers or (),
+            message.timestamp,
+            config,
+            origin={
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+            },
+        )
+        where = (message.partition, message.offset)
+        for record in result.records:
+            expected[_identity("record", record.value)] = where
+        for letter in result.dead_letters:
+            expected[_identity("events.invalid", letter.value)] = where
+    return expected
+
+
+def account(raw: Sequence[Record], outputs: Sequence[Record]) -> Outcome:
+    """Compare what the raw messages should have produced with the output topics' records."""
+    expected = expected_outputs(raw)
+    first: dict[tuple[str, str], bytes] = {}
+    outcome = Outcome(requests=len(raw), expected=len(expected), received=len(outputs))
+    for record in outputs:
+        value = record.value or b""
+        identity = _identity(record.topic, value)
+        held = first.setdefault(identity, value)
+        if held is not value:
+            outcome.duplicates += 1
+            if held != value:
+                outcome.inexact_duplicates += 1
+    missing = Counter(where for identity, where in expected.items() if identity not in first)
+    outcome.lost = sum(missing.values())
+    outcome.lost_requests = sorted((p, o, n) for (p, o), n in missing.items())
+    return outcome
+
+
+async def _read_to_end(bootstrap: str, topics: Sequence[str], timeout: float) -> list[Record]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        known = await consumer.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            if topic in known
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        # The high watermark of a fetch is right on every broker (the embedded one under-reports
+        # list-offsets): read until each partition's position reaches it.
+        while True:
+            batch = await consumer.getmany(timeout_ms=300, max_records=20_000)
+            for part in batch.values():
+                records.extend(part)
+            ends = [(consumer.highwater(tp), await consumer.position(tp)) for tp in partitions]
+            if all(end is not None and position >= end for end, position in ends):
+                return records
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {list(topics)} to their ends in {timeout} s")
+    finally:
+        await consumer.stop()
+
+
+def read_to_end(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -> list[Record]:
+    """Every record of ``topics`` now, oldest first per partition."""
+    return asyncio.run(_read_to_end(bootstrap, topics, timeout))
+
+
+def settle(
+    bootstrap: str, prefix: str, timeout: float = 240.0, quiet_seconds: float = 5.0
+) -> Outcome:
+    """Wait until nothing is missing (or ``timeout``), then ``quiet_seconds`` more so that late
+    repeats show, and account for the run."""
+    raw = read_to_end(bootstrap, [prefix + RAW_SUFFIX])
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = account(raw, read_to_end(bootstrap, output_topics(prefix)))
+        if outcome.lost == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(2.0)
+    time.sleep(quiet_seconds)
+    return account(raw, read_to_end(bootstrap, output_topics(prefix)))

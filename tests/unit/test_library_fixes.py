@@ -1,0 +1,288 @@
+"""Each fix of agents/kafka/library_fixes.py, on Faust's and aiokafka's own objects: every test
+fails when its fix is not installed."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.consumer.subscription_state import Assignment
+from faust.transport.producer import ProducerBuffer
+from faust.types import TP
+
+from agents.app import app, checkpoint
+from agents.kafka import library_fixes
+from agents.kafka.checkpoint import Checkpoint
+
+_names = iter(range(1_000_000))
+
+
+def tracked_tp() -> TP:
+    """A partition of a topic of its own, booked by the worker's checkpoint."""
+    topic = f"unit-{next(_names)}.events.raw"
+    checkpoint.track(topic)
+    return TP(topic, 0)
+
+
+def acked_by_faust(tp: TP, committed: int | None, offsets: list[int]) -> Any:
+    """The worker's consumer, with Faust's own books saying ``offsets`` were acknowledged."""
+    consumer = app.consumer
+    consumer._committed_offset[tp] = committed
+    consumer._acked[tp] = list(offsets)
+    consumer._acked_index[tp] = set(offsets)
+    return consumer
+
+
+@pytest.mark.parametrize("committed", [50, None], ids=["committed 50", "never committed"])
+def test_nothing_past_a_taken_but_undelivered_record_is_committed(committed: int | None) -> None:
+    """faust-streaming #606: records 50-53 fetched, 51-53 delivered and acked, 50 taken and
+    still in flight. Faust alone commits 54 (past 50); the worker commits 50."""
+    tp = tracked_tp()
+    checkpoint.seeked(tp, 50, owner="assignment")
+    checkpoint.fetched(tp, [50, 51, 52, 53], position=54)
+    checkpoint.delivered([(tp, 51), (tp, 52), (tp, 53)])
+    consumer = acked_by_faust(tp, committed, [51, 52, 53])
+    assert library_fixes._faust_new_offset(consumer, tp) == 54  # the upstream bug, as shipped
+
+    consumer = acked_by_faust(tp, committed, [51, 52, 53])
+    assert consumer._new_offset(tp) == 50
+    checkpoint.delivered([(tp, 50)])
+    assert consumer._new_offset(tp) == 54
+
+
+def test_partitions_the_checkpoint_books_are_committed_without_faust_acks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tp = tracked_tp()
+    checkpoint.seeked(tp, 0, owner="assignment")
+    consumer = app.consumer
+    consumer._acked.pop(tp, None)
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp})
+    assert tp in set(consumer._filter_tps_with_pending_acks())
+    assert tp in set(consumer._filter_tps_with_pending_acks({tp.topic}))
+    assert tp not in set(consumer._filter_tps_with_pending_acks({"another-topic"}))
+
+
+def new_assignment(tp: TopicPartition) -> Assignment:
+    """aiokafka's assignment of one partition (its states need a running loop)."""
+
+    async def made() -> Assignment:
+        return Assignment([tp])
+
+    return asyncio.run(made())
+
+
+def test_aiokafka_positions_set_by_seeks_and_resets_start_a_run() -> None:
+    tp = tracked_tp()
+    assignment = new_assignment(TopicPartition(tp.topic, 0))
+    state = assignment.state_value(TopicPartition(tp.topic, 0))
+    state.reset_to(7)  # the committed point, when the partition is assigned
+    assert checkpoint.committable(tp) == 7
+    first_run = checkpoint.run_of(tp)
+    state.seek(3)
+    assert checkpoint.is_stale(tp, first_run)
+
+
+def test_records_are_booked_with_the_position_the_fetch_left() -> None:
+    tp = tracked_tp()
+    aio_tp = TopicPartition(tp.topic, 0)
+    assignment = new_assignment(aio_tp)
+    assignment.state_value(aio_tp).reset_to(10)
+    assignment.state_value(aio_tp).consumed_to(16)  # what the fetch itself moved it to
+    consumer = SimpleNamespace(
+        _fetcher=SimpleNamespace(
+            _subscriptions=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+        )
+    )
+    records = {aio_tp: [SimpleNamespace(offset=offset) for offset in (10, 12, 13)]}
+
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        return records
+
+    original = library_fixes._faust_fetch_records
+    library_fixes._faust_fetch_records = fetch
+    try:
+        thread = app.consumer._thread
+        fetched = asyncio.run(thread._fetch_records(consumer, {aio_tp}, timeout=0))
+    finally:
+        library_fixes._faust_fetch_records = original
+    assert fetched.runs == {aio_tp: checkpoint.run_of(tp)}
+    checkpoint.delivered([(tp, 10), (tp, 12), (tp, 13)])
+    assert checkpoint.committable(tp) == 16
+
+
+def test_records_fetched_before_a_seek_never_reach_a_stream_after_it() -> None:
+    tp = tracked_tp()
+    checkpoint.seeked(tp, 0, owner="assignment")
+    consumer = app.consumer
+    consumer._fetched_runs = {tp: checkpoint.run_of(tp)}
+    delivered: list[int] = []
+
+    async def faust_getmany(self: Any, timeout: float) -> Any:
+        for offset in range(4):
+            if offset == 2:
+                checkpoint.seeked(tp, 0, owner="assignment")  # a seek in mid-iteration
+            yield tp, SimpleNamespace(offset=offset)
+
+    async def drain() -> None:
+        async for _, message in consumer.getmany(0):
+            delivered.append(message.offset)
+
+    original = library_fixes._faust_getmany
+    library_fixes._faust_getmany = faust_getmany
+    try:
+        asyncio.run(drain())
+    finally:
+        library_fixes._faust_getmany = original
+    assert delivered == [0, 1]
+
+
+def test_recovery_seeks_with_the_consumer_flow_stopped() -> None:
+    """faust-streaming #596: with the flow running, records fetched after the seek reach the
+    agents' queues, which the flow control then clears."""
+    seen: list[bool] = []
+
+    async def faust_completion(self: Any, generation_id: int = 0) -> None:
+        seen.append(self.app.consumer.flow_active)
+
+    original = library_fixes._faust_on_recovery_completed
+    library_fixes._faust_on_recovery_completed = faust_completion
+    try:
+        app.consumer.resume_flow()
+        asyncio.run(app.tables.recovery.on_recovery_completed(0))
+    finally:
+        library_fixes._faust_on_recovery_completed = original
+    assert seen == [False]
+
+
+def test_a_flush_waits_for_the_message_being_sent() -> None:
+    """Faust's flush returns after 0.1 s without a send, so a commit could pass a table update
+    still on its way to the client."""
+    sent: list[str] = []
+
+    async def slow_send(self: Any, fut: Any) -> None:
+        await asyncio.sleep(0.4)
+        sent.append(fut)
+
+    async def flush_one() -> None:
+        buffer = ProducerBuffer()
+        buffer.app = app
+        await buffer.start()
+        try:
+            buffer.put("changelog write")  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            await buffer.flush()
+            assert sent == ["changelog write"]
+        finally:
+            await buffer.stop()
+
+    original = library_fixes._faust_send_pending
+    library_fixes._faust_send_pending = slow_send
+    try:
+        asyncio.run(flush_one())
+    finally:
+        library_fixes._faust_send_pending = original
+
+
+def test_a_stranded_record_is_fetched_again() -> None:
+    own = Checkpoint()
+    own.track("raw")
+    tp = TP("raw", 3)
+    own.seeked(tp, 0, owner="assignment")
+    own.fetched(tp, [0, 1, 2], position=3)
+    own.delivered([(tp, 1), (tp, 2)])
+    own.stalls(library_fixes.STALL_SECONDS, now=time.monotonic() - 100)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    stub = SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: {tp}, seek=seek))
+    original = library_fixes._checkpoint
+    library_fixes._checkpoint = own
+    try:
+        asyncio.run(library_fixes.refetch_stranded_records(stub))  # type: ignore[arg-type]
+    finally:
+        library_fixes._checkpoint = original
+    assert seeks == [(tp, 0)]
+    assert own.refetches == 1
+    timers = {inspect.unwrap(task) for task in app._app_tasks}
+    assert library_fixes.refetch_stranded_records in timers
+
+
+def test_partitions_never_committed_are_read_again_from_the_beginning() -> None:
+    never, committed, changelog = TP("raw", 0), TP("raw", 1), TP("metrics-changelog", 0)
+    rewound: list[TP] = []
+
+    async def faust_seek(self: Any) -> dict[TP, int | None]:
+        return {never: None, committed: 7, changelog: None}
+
+    async def seek_to_beginning(*tps: TP) -> None:
+        rewound.extend(tps)
+
+    stub = SimpleNamespace(
+        app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"metrics-changelog"})),
+        _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning),
+    )
+    original = library_fixes._faust_seek_to_committed
+    library_fixes._faust_seek_to_committed = faust_seek
+    try:
+        asyncio.run(app.consumer.__class__.seek_to_committed(stub))  # type: ignore[arg-type]
+    finally:
+        library_fixes._faust_seek_to_committed = original
+    assert rewound == [never]
+
+
+FETCH_WAIT_PROBE = """
+import asyncio
+from agents.app import app
+
+async def built() -> None:
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    print(consumer._fetch_max_wait_ms)
+
+asyncio.run(built())
+"""
+
+
+def fetch_wait_of_a_worker(**env: str) -> int:
+    """The fetch wait of the consumer a worker builds, in a fresh process with ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS")}
+    done = subprocess.run(
+        [sys.executable, "-c", FETCH_WAIT_PROBE],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, 1500),
+        ({"FETCH_MAX_WAIT_MS": "20"}, 20),
+        ({"KAFKA_BROKER": "kafka://127.0.0.1:9", "FETCH_MAX_WAIT_MS": "75"}, 75),
+    ],
+)
+def test_the_consumer_waits_as_configured(env: dict[str, str], expected: int) -> None:
+    assert fetch_wait_of_a_worker(**env) == expected
+
+
+def test_the_worker_refuses_library_versions_the_fixes_were_not_checked_against(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    library_fixes.check_versions()  # the installed ones pass
+    monkeypatch.setattr(library_fixes.importlib.metadata, "version", lambda name: "0.16.0")
+    with pytest.raises(library_fixes.UncheckedVersion, match=r"faust-streaming 0\.16\.0"):
+        library_fixes.install(app, Checkpoint(), 1500)
