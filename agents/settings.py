@@ -74,7 +74,8 @@ class Settings:
     fetch_max_wait_ms: int
     """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet."""
     processor: ProcessorConfig
-    """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES."""
+    """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, CLOCK_SKEW_GRANULARITY_MS,
+    DEAD_LETTER_MAX_ORIGINAL_BYTES."""
     metrics_window: WindowPolicy
     """METRICS_WINDOW_SECONDS, METRICS_GRACE_SECONDS, METRICS_RETENTION_SECONDS: tumbling
     windows of the metric tables, how long after its end a window accepts events, and how long
@@ -118,6 +119,9 @@ class Settings:
                 max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
                 future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),
                 max_clock_skew_ms=_int("MAX_CLOCK_SKEW_MS", defaults.max_clock_skew_ms),
+                clock_skew_granularity_ms=_int(
+                    "CLOCK_SKEW_GRANULARITY_MS", defaults.clock_skew_granularity_ms
+                ),
                 dead_letter_max_original_bytes=_int(
                     "DEAD_LETTER_MAX_ORIGINAL_BYTES", defaults.dead_letter_max_original_bytes
                 ),
