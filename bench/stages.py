@@ -22,7 +22,7 @@ from processor.context import read_context
 from processor.events import RequestEvents
 from processor.records import EventRecord, encode_json
 from processor.schemas import NO_USER, TypedEvent, TypedRequest
-from processor.timeuuid import TimeUuids, request_digest
+from processor.timeuuid import TimeUuids, request_digest, request_identity
 from processor.users import RequestUser, ResolvedUser, UserCache
 
 _decode_request = msgspec.json.Decoder(TypedRequest | list[TypedEvent]).decode
@@ -51,8 +51,9 @@ class _Prepared:
             typed = _decode_request(body)
             assert isinstance(typed, TypedRequest)
             request_user = RequestUser(typed.user)
+            identity = request_identity(context.key_id, body)
             request = RequestEvents(
-                context, DEFAULT_CONFIG, body, request_user, typed.statsigMetadata
+                context, DEFAULT_CONFIG, identity, request_user, typed.statsigMetadata
             )
             cache, seen, events = UserCache(), set(), []
             for index, event in enumerate(typed.events):

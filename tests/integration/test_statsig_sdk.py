@@ -23,12 +23,13 @@ RECORD_FIELDS = {
 OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]
 
 
-def run_sdk(api: str) -> dict:
+def run_sdk(api: str, flush_first: bool = False) -> dict:
     config = {
         "api": api,
         "key": "secret-dev-statsig-stream",
         "users": USERS,
         "clock_offset_ms": CLOCK_BEHIND_MS,
+        "flush_first": flush_first,
     }
     completed = subprocess.run(
         [sys.executable, "-m", "tests.integration.statsig_sdk_client", json.dumps(config)],
