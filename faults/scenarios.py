@@ -110,9 +110,8 @@ def _kill_and_restart(
     down ``downtime`` seconds and start it again; then account for the run."""
     rng = random.Random(seed)
     prefix = group[0].prefix
-    producer = SteadyProducer(
-        bootstrap, prefix + RAW_SUFFIX, _bodies(size, seed), size.produce_seconds
-    ).start()
+    bodies = _bodies(size, seed)
+    producer = SteadyProducer(bootstrap, prefix + RAW_SUFFIX, bodies, size.produce_seconds).start()
     started = time.monotonic()
     for index, moment in enumerate(sorted(rng.uniform(*size.kill_window) for _ in range(kills))):
         victim = group[index % len(group)]
@@ -125,7 +124,7 @@ def _kill_and_restart(
         time.sleep(downtime)
         victim.start().wait_ready()
     producer.join(timeout=180)
-    return settle(bootstrap, prefix)
+    return settle(bootstrap, prefix, bodies)
 
 
 def worker_kill(
