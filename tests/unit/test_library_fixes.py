@@ -16,7 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import Assignment
 from faust.transport.producer import ProducerBuffer
-from faust.types import TP
+from faust.types import TP, Message
 
 from agents.app import app, checkpoint
 from agents.kafka import library_fixes
@@ -286,3 +286,90 @@ def test_the_worker_refuses_library_versions_the_fixes_were_not_checked_against(
     monkeypatch.setattr(library_fixes.importlib.metadata, "version", lambda name: "0.16.0")
     with pytest.raises(library_fixes.UncheckedVersion, match=r"faust-streaming 0\.16\.0"):
         library_fixes.install(app, Checkpoint(), 1500)
+
+
+# The loss itself, on Faust's own consume loop (Consumer._drain_messages): committed offset 62;
+# recovery seeks back to it while a fetch from before the seek is still being handed out, whose
+# record 62 the flow control has already cleared from the agent's queue. Faust delivers that
+# fetch's 63 and 64 after the seek, so its read offset passes 62, drops the records fetched
+# again from 62 as "already read", and commits 66: record 62 is never processed.
+
+
+def message(tp: TP, offset: int) -> Message:
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, [], None, b"{}", None, tp=tp)
+
+
+def drain_after_a_seek(tp: TP, fixed: bool) -> tuple[list[int], Any]:
+    """Run Faust's consume loop, on a consumer of the app's transport, over two fetches around
+    a seek back to 62; return the offsets its callback (the agents) received, each then
+    processed and acknowledged, and the consumer."""
+    checkpoint.seeked(tp, 62, owner="assignment")  # the committed point, at assignment
+    checkpoint.fetched(tp, [62, 63, 64], position=65)
+    fetches = [[63, 64], [62, 63, 64, 65]]  # 62 of the first was cleared from the queue
+    delivered: list[int] = []
+
+    async def consume() -> Any:
+        async def agent(received: Message) -> None:
+            delivered.append(received.offset)
+            consumer.ack(received)
+            checkpoint.delivered([(tp, received.offset)])
+
+        async def no_rebalance(*args: Any) -> None:
+            return None
+
+        consumer = app.transport.Consumer(
+            app.transport,
+            callback=agent,
+            on_partitions_revoked=no_rebalance,
+            on_partitions_assigned=no_rebalance,
+            loop=asyncio.get_running_loop(),
+        )
+        fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+        async def scripted_getmany(*args: Any, **kwargs: Any) -> Any:
+            offsets = fetches.pop(0)
+            if fetches:  # the fetch from before the seek, handed out while recovery seeks
+                consumer._fetched_runs = {tp: checkpoint.run_of(tp)}
+                checkpoint.seeked(tp, 62, owner="assignment")
+            else:  # the fetch from the committed offset, after the seek
+                checkpoint.fetched(tp, offsets, position=offsets[-1] + 1)
+                consumer._fetched_runs = {tp: checkpoint.run_of(tp)}
+                fetcher._stopped.set()
+            for offset in offsets:
+                yield tp, message(tp, offset)
+
+        consumer._read_offset[tp] = 62  # what Faust's perform_seek sets
+        consumer._committed_offset[tp] = 62
+        if fixed:
+            library_fixes._faust_getmany = scripted_getmany
+            consumer.getmany = lambda timeout: library_fixes._getmany(consumer, timeout)
+        else:
+            consumer.getmany = scripted_getmany
+        await consumer._drain_messages(fetcher)
+        return consumer
+
+    original = library_fixes._faust_getmany
+    try:
+        consumer = asyncio.run(consume())
+    finally:
+        library_fixes._faust_getmany = original
+    return delivered, consumer
+
+
+@pytest.fixture(autouse=True)
+def _acks_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)
+
+
+def test_faust_alone_drops_the_record_a_seek_rewound_to_and_commits_past_it() -> None:
+    tp = tracked_tp()
+    delivered, consumer = drain_after_a_seek(tp, fixed=False)
+    assert 62 not in delivered
+    assert library_fixes._faust_new_offset(consumer, tp) == 66  # record 62 is lost
+
+
+def test_with_the_fixes_the_record_is_delivered_and_nothing_passes_it() -> None:
+    tp = tracked_tp()
+    delivered, consumer = drain_after_a_seek(tp, fixed=True)
+    assert delivered == [62, 63, 64, 65]  # the stale 63 and 64 never reached the agent
+    assert consumer._new_offset(tp) == 66
