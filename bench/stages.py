@@ -50,11 +50,11 @@ class _Prepared:
         for body in bodies:
             typed = _decode_request(body)
             assert isinstance(typed, TypedRequest)
-            request_user = RequestUser(typed.user)
+            request_user = RequestUser(typed.user, DEFAULT_CONFIG)
             request = RequestEvents(
                 context, DEFAULT_CONFIG, body, request_user, typed.statsigMetadata
             )
-            cache, seen, events = UserCache(), set(), []
+            cache, seen, events = UserCache(DEFAULT_CONFIG), set(), []
             for index, event in enumerate(typed.events):
                 user = request_user.resolved if event.user == NO_USER else cache.resolve(event.user)
                 assert user is not None
@@ -73,6 +73,7 @@ class _Prepared:
         """The EventRecord ``record`` encodes, rebuilt from its output."""
         fields = _decode_event_record(request.record(index, event, user).value)
         fields["user"] = user.output
+        fields["enrichment"] = user.enrichment
         if not event.statsigMetadata:
             fields["statsigMetadata"] = request.encoded_base_metadata
         fields["secondaryExposures"] = event.secondaryExposures
@@ -118,7 +119,7 @@ def measure(options: RunOptions) -> list[Row]:
                 at(workload.NOW_MS + index, index)
 
     def user_misses() -> None:
-        cache = UserCache()
+        cache = UserCache(DEFAULT_CONFIG)
         for raw in prepared.users:
             cache.resolve(raw)
 
