@@ -1,22 +1,20 @@
 """Browser, OS and device of a ``userAgent``, with ua-parser and the uap-core rules it ships.
 
 ua-parser takes its fastest resolver: ``ua-parser-rs`` (Rust regexes, about 20 µs per agent),
-which the project depends on, else Python's ``re`` (milliseconds per agent). Each distinct
-string is parsed once: :func:`agent_fields` is a bounded LRU cache keyed by the string as sent.
+which the project depends on, else Python's ``re`` (milliseconds per agent). Callers cache the
+result per distinct string (``processor.enrichment``).
 """
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from typing import NamedTuple
 
 from ua_parser import BestAvailableResolver, Domain, Resolver, load_lazy_builtins
 
-AGENT_CACHE_SIZE = 4_096
-"""Distinct agents remembered; beyond it the least recently used is forgotten."""
 MAX_AGENT_LENGTH = 1_024
-"""Real agents are a few hundred characters; longer text is not parsed (every rule would scan
-it) nor cached (hostile input could fill the cache with large strings)."""
+"""Real agents are a few hundred characters; longer text is not parsed: every rule would scan
+it, and a cache keyed by it could be filled with large strings."""
 
 
 class AgentFields(NamedTuple):
@@ -45,7 +43,10 @@ def _version(major: str | None, *rest: str | None) -> str | None:
     return ".".join(parts)
 
 
-def _parse(agent: str) -> AgentFields | None:
+def agent_fields(agent: str) -> AgentFields | None:
+    """What the agent says, None when it says nothing ua-parser knows; never raises."""
+    if not agent or len(agent) > MAX_AGENT_LENGTH:
+        return None
     try:
         result = _resolver()(agent, Domain.ALL)
     except UnicodeEncodeError:
@@ -63,19 +64,3 @@ def _parse(agent: str) -> AgentFields | None:
         None if os is None else _version(os.major, os.minor, os.patch, os.patch_minor),
         None if device is None else device.model,
     )
-
-
-_cached_parse = lru_cache(maxsize=AGENT_CACHE_SIZE)(_parse)
-
-
-def agent_fields(agent: str) -> AgentFields | None:
-    """What the agent says, None when it says nothing ua-parser knows; never raises."""
-    if not agent or len(agent) > MAX_AGENT_LENGTH:
-        return None
-    return _cached_parse(agent)
-
-
-def cache_counts() -> tuple[int, int]:
-    """Hits and misses of the agent cache since the process started."""
-    info = _cached_parse.cache_info()
-    return info.hits, info.misses
