@@ -64,7 +64,8 @@ def _truncated_v4(address: ipaddress.IPv4Address) -> str:
     return str(ipaddress.IPv4Address(int(address) & ~_V4_HOST_BITS))
 
 
-def _read(text: str) -> IpFacts:
+def read_ip(text: str) -> IpFacts:
+    """The facts of one ip text, looked up anew: :func:`ip_facts` is the cached way."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -78,7 +79,7 @@ def _read(text: str) -> IpFacts:
     return IpFacts(None, str(ipaddress.IPv6Address(int(address) & ~_V6_HOST_BITS)))
 
 
-_cached_read = lru_cache(maxsize=IP_CACHE_SIZE)(_read)
+_cached_read = lru_cache(maxsize=IP_CACHE_SIZE)(read_ip)
 
 
 def ip_facts(text: str) -> IpFacts:
