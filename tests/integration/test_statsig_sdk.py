@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 
 from processor import EventType, classify
+from tests.enrichment_cases import BROWSER_USER_ENRICHMENT, CHROME_WINDOWS, PUBLIC_IP
 from tests.integration import test_observability as metrics
 from tests.integration.kafka_io import read_topics
 from tests.integration.statsig_sdk_client import CONFIG, GATE, RULE
@@ -24,10 +25,6 @@ RECORD_FIELDS = {
 }  # fmt: skip
 OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]
 WEB_USER = "sdk-web"
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
 
 
 def run_sdk(api: str, users: list[str] = USERS, **user_fields: str) -> dict:
@@ -124,7 +121,7 @@ def test_python_sdk_user_with_a_public_ip_and_a_browser_agent_comes_out_enriched
 ) -> None:
     worker = start_worker(IP_ANONYMIZE="truncate")
     prefix, url = worker.env["TOPIC_PREFIX"], worker.web_url
-    result = run_sdk(url + "/v1", [WEB_USER], ip="81.2.69.142", user_agent=CHROME_WINDOWS)
+    result = run_sdk(url + "/v1", [WEB_USER], ip=PUBLIC_IP, user_agent=CHROME_WINDOWS)
     flushed = sum(flush["events"] for flush in result["flushes"])
     assert flushed and all(flush["status"] == 202 for flush in result["flushes"])
 
@@ -139,14 +136,7 @@ def test_python_sdk_user_with_a_public_ip_and_a_browser_agent_comes_out_enriched
     ]
     for value in ours:
         # The country comes from the whole ip; the ip leaves the worker truncated.
-        assert value["enrichment"] == {
-            "country": "GB",
-            "countrySource": "ip",
-            "browserName": "Chrome",
-            "browserVersion": "120.0.0.0",
-            "osName": "Windows",
-            "osVersion": "10",
-        }
+        assert value["enrichment"] == BROWSER_USER_ENRICHMENT
         assert value["user"] == {
             "userID": WEB_USER,
             "ip": "81.2.69.0",

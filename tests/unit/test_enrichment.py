@@ -14,11 +14,7 @@ from raw_messages import ABSENT, body, event, only_record, process, seed_file, v
 from processor import ProcessorConfig, lookup_cache_counts
 from processor.ip_addresses import ip_facts
 from processor.user_agents import MAX_AGENT_LENGTH, AgentFields, agent_fields
-
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36"
-)
+from tests.enrichment_cases import BROWSER_USER_ENRICHMENT, CHROME_WINDOWS, PUBLIC_IP
 
 
 def enrichment(user: dict[str, Any], config: ProcessorConfig | None = None) -> Any:
@@ -137,15 +133,8 @@ def test_an_unknown_agent_gives_nothing(agent: str) -> None:
 
 
 def test_country_and_agent_make_one_enrichment() -> None:
-    user = {"userID": "u-1", "ip": "81.2.69.142", "userAgent": CHROME_WINDOWS}
-    assert enrichment(user) == {
-        "country": "GB",
-        "countrySource": "ip",
-        "browserName": "Chrome",
-        "browserVersion": "120.0.0.0",
-        "osName": "Windows",
-        "osVersion": "10",
-    }
+    user = {"userID": "u-1", "ip": PUBLIC_IP, "userAgent": CHROME_WINDOWS}
+    assert enrichment(user) == BROWSER_USER_ENRICHMENT
 
 
 def test_enrich_false_writes_no_enrichment() -> None:

