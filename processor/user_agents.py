@@ -26,7 +26,7 @@ class AgentFields(NamedTuple):
 
 
 @cache
-def _resolver() -> Resolver:
+def agent_resolver() -> Resolver:
     """Built at first use: loading the rules takes a few tenths of a second."""
     return BestAvailableResolver(load_lazy_builtins())
 
@@ -48,7 +48,7 @@ def agent_fields(agent: str) -> AgentFields | None:
     if not agent or len(agent) > MAX_AGENT_LENGTH:
         return None
     try:
-        result = _resolver()(agent, Domain.ALL)
+        result = agent_resolver()(agent, Domain.ALL)
     except UnicodeEncodeError:
         # A lone surrogate: no JSON decode yields one, but the Rust resolver cannot take it.
         return None
