@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import faust
 
 from agents.app import app, checkpoint, settings
+from agents.dedup import WINDOW_MS, first_deliveries, remember
 from agents.kafka.delivery import Outgoing, deliver
 from agents.metrics import partial_messages
 from agents.observability import observe_batch
@@ -59,7 +60,8 @@ def outgoing(results: Iterable[ProcessedRequest]) -> list[Outgoing]:
 @app.agent(raw_events)
 async def ingest(stream: faust.StreamT[bytes]) -> None:
     """Take raw messages in batches; a batch counts as delivered (its offsets may be committed)
-    only once the broker acknowledged all of its output."""
+    only once the broker acknowledged all of its output. A repeat of a request delivered within
+    the dedup window emits nothing."""
     await declare_output_topics()
     if settings.processor.enrich:
         load_lookup_data()
@@ -69,15 +71,27 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
         taken_at = time.monotonic()
         try:
             results = [process_message(event.message) for event in events]
+            now_ms = int(time.time() * 1000)
+            firsts = first_deliveries(events, results, now_ms) if WINDOW_MS else None
+            emitted = [
+                (event, result)
+                for index, (event, result) in enumerate(zip(events, results, strict=True))
+                if firsts is None or firsts[index]
+            ]
+            emitted_results = [result for _, result in emitted]
             metrics = partial_messages(
-                [
-                    (event.message.headers or (), result)
-                    for event, result in zip(events, results, strict=True)
-                ]
+                [(event.message.headers or (), result) for event, result in emitted]
             )
-            await deliver(app.producer, outgoing(results) + metrics, settings.send_retries)
+            await deliver(app.producer, outgoing(emitted_results) + metrics, settings.send_retries)
+            if WINDOW_MS:
+                remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
             checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
-            observe_batch([event.message for event in events], results, taken_at)
+            observe_batch(
+                [event.message for event, _ in emitted],
+                emitted_results,
+                taken_at,
+                repeats=len(events) - len(emitted),
+            )
         except Exception as exc:
             # Restarting only this agent could let Faust commit past the lost batch: stop the
             # worker instead, uncommitted, so the batch is read again on restart.

@@ -45,9 +45,10 @@ from typing import Any
 
 import faust
 import msgspec
-from faust.types import EventT, TableT
+from faust.types import TableT
 
 from agents.app import app, checkpoint, settings
+from agents.batches import events_by_partition
 from agents.kafka.delivery import Outgoing, deliver
 from agents.topics import metric_partials, metric_windows
 from agents.web.console import ConsoleItem, recent_items, remember
@@ -253,20 +254,13 @@ async def merge_messages(partition: int, values: Sequence[bytes]) -> None:
     pending.write()
 
 
-def _by_partition(events: Sequence[EventT]) -> dict[int, list[EventT]]:
-    grouped: dict[int, list[EventT]] = {}
-    for event in events:
-        grouped.setdefault(event.message.partition, []).append(event)
-    return grouped
-
-
 @app.agent(metric_partials)
 async def merge_partials(stream: faust.StreamT[bytes]) -> None:
     """Merge the partials messages taken together, partition by partition; close due windows
     on ticks. A partition's messages count as delivered once they are in the tables (whose
     changelog writes the producer flushes before any commit)."""
     async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
-        for partition, taken in _by_partition(events).items():
+        for partition, taken in events_by_partition(events).items():
             # Faust sends a table change to the changelog partition of the stream's current
             # event, and a batch may hold several partitions: make it one of this partition's.
             stream._set_current_event(taken[-1])  # type: ignore[attr-defined]

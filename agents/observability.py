@@ -50,6 +50,10 @@ raw_messages = Counter(
     "Raw messages (one per SDK request) whose output the ingest agent delivered",
 )
 events_in = Counter(f"{PREFIX}_events", "Events in the raw messages, valid or not")
+repeated_requests = Counter(
+    f"{PREFIX}_repeated_requests",
+    "Raw messages not emitted: repeats of a request delivered within DEDUP_WINDOW_SECONDS",
+)
 records_out = Counter(
     f"{PREFIX}_records", "Records delivered to the per-type topics, by event type", ["type"]
 )
@@ -98,8 +102,11 @@ def observe_batch(
     messages: Sequence[faust.types.Message],
     results: Sequence[ProcessedRequest],
     taken_at: float,
+    repeats: int = 0,
 ) -> None:
-    """Count one delivered ingest batch; ``taken_at`` is ``time.monotonic()`` when taken."""
+    """Count one delivered ingest batch (``messages`` and their ``results``: what was emitted;
+    ``repeats``: the messages the dedup window held back); ``taken_at`` is
+    ``time.monotonic()`` when taken."""
     delivered_at = time.monotonic()
     now_ms = time.time() * 1000
     events = 0
@@ -118,6 +125,7 @@ def observe_batch(
         if context.client_time is not None:
             clock_skew.observe(abs(context.received_at - context.client_time) / 1000)
     raw_messages.inc(len(messages))
+    repeated_requests.inc(repeats)
     events_in.inc(events)
     for kind, count in by_type.items():
         records_out.labels(type=kind).inc(count)

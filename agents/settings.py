@@ -102,10 +102,12 @@ class Settings:
     """SEND_RETRIES: attempts to deliver a batch's output before the worker stops uncommitted."""
     fetch_max_wait_ms: int
     """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet."""
+    dedup_window_ms: int
+    """DEDUP_WINDOW_SECONDS: a request delivered this recently is not emitted again (0: off)."""
     processor: ProcessorConfig
-    """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, DEAD_LETTER_MAX_ORIGINAL_BYTES,
-    ENRICH (records carry an ``enrichment``), IP_ANONYMIZE (none, truncate or drop: how users'
-    ip is written to every output)."""
+    """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, CLOCK_SKEW_GRANULARITY_MS,
+    DEAD_LETTER_MAX_ORIGINAL_BYTES, ENRICH (records carry an ``enrichment``), IP_ANONYMIZE
+    (none, truncate or drop: how users' ip is written to every output)."""
     metrics_window: WindowPolicy
     """METRICS_WINDOW_SECONDS, METRICS_GRACE_SECONDS, METRICS_RETENTION_SECONDS: tumbling
     windows of the metric tables, how long after its end a window accepts events, and how long
@@ -145,10 +147,14 @@ class Settings:
             rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
             send_retries=_int("SEND_RETRIES", 8),
             fetch_max_wait_ms=_int("FETCH_MAX_WAIT_MS", 1500),
+            dedup_window_ms=round(_float("DEDUP_WINDOW_SECONDS", 300.0) * 1000),
             processor=ProcessorConfig(
                 max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
                 future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),
                 max_clock_skew_ms=_int("MAX_CLOCK_SKEW_MS", defaults.max_clock_skew_ms),
+                clock_skew_granularity_ms=_int(
+                    "CLOCK_SKEW_GRANULARITY_MS", defaults.clock_skew_granularity_ms
+                ),
                 dead_letter_max_original_bytes=_int(
                     "DEAD_LETTER_MAX_ORIGINAL_BYTES", defaults.dead_letter_max_original_bytes
                 ),

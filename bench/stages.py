@@ -25,7 +25,7 @@ from processor.events import RequestEvents
 from processor.ip_addresses import read_ip
 from processor.records import EventRecord, encode_json
 from processor.schemas import NO_USER, TypedEvent, TypedRequest, User
-from processor.timeuuid import TimeUuids, request_digest
+from processor.timeuuid import TimeUuids, request_digest, request_identity
 from processor.user_agents import agent_fields
 from processor.users import RequestUser, ResolvedUser, UserCache
 
@@ -55,8 +55,9 @@ class _Prepared:
             typed = _decode_request(body)
             assert isinstance(typed, TypedRequest)
             request_user = RequestUser(typed.user, DEFAULT_CONFIG)
+            identity = request_identity(context.key_id, body)
             request = RequestEvents(
-                context, DEFAULT_CONFIG, body, request_user, typed.statsigMetadata
+                context, DEFAULT_CONFIG, identity, request_user, typed.statsigMetadata
             )
             cache, seen, events = UserCache(DEFAULT_CONFIG), set(), []
             for index, event in enumerate(typed.events):

@@ -57,7 +57,8 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, broker: str, out: Pa
         verdict = "ok" if outcome.ok else "FAILED"
         print(
             f"{scenario.name} run {index + 1}/{runs}: {verdict}; expected {outcome.expected}, "
-            f"lost {outcome.lost}, duplicates {outcome.duplicates} "
+            f"lost {outcome.lost} (raw messages the broker lost: {outcome.raw_lost}), "
+            f"duplicates {outcome.duplicates} "
             f"(inexact {outcome.inexact_duplicates}), {time.monotonic() - started:.0f} s",
             flush=True,
         )
@@ -69,7 +70,9 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, broker: str, out: Pa
 
 
 def _table(results: dict[str, list[Run]]) -> str:
-    rows = [("scenario", "runs", "events sent", "lost", "duplicates", "inexact", "failed runs")]
+    rows = [
+        ("scenario", "runs", "events sent", "lost", "raw lost", "duplicates", "inexact", "failed")
+    ]
     for name, runs in results.items():
         outcomes = [run.outcome for run in runs]
         rows.append(
@@ -78,6 +81,7 @@ def _table(results: dict[str, list[Run]]) -> str:
                 str(len(runs)),
                 f"{sum(o.expected for o in outcomes):,}",
                 f"{sum(o.lost for o in outcomes):,}",
+                f"{sum(o.raw_lost for o in outcomes):,}",
                 f"{sum(o.duplicates for o in outcomes):,}",
                 f"{sum(o.inexact_duplicates for o in outcomes):,}",
                 str(sum(not o.ok for o in outcomes)),

@@ -41,10 +41,12 @@ class Outcome:
     inexact_duplicates: int = 0
     lost_requests: list[tuple[int, int, int]] = field(default_factory=list)
     """(raw partition, raw offset, outputs missing) of each raw message not fully delivered."""
+    raw_lost: int = 0
+    """Requests acknowledged by the broker on the raw topic that it no longer holds."""
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.inexact_duplicates == 0
+        return self.lost == 0 and self.inexact_duplicates == 0 and self.raw_lost == 0
 
 
 def _identity(topic: str, value: bytes) -> tuple[str, str]:
@@ -81,11 +83,20 @@ def expected_outputs(raw: Iterable[Record]) -> dict[tuple[str, str], tuple[int, 
     return expected
 
 
-def account(raw: Sequence[Record], outputs: Sequence[Record]) -> Outcome:
-    """Compare what the raw messages should have produced with the output topics' records."""
+def account(
+    raw: Sequence[Record], outputs: Sequence[Record], sent: Sequence[bytes] = ()
+) -> Outcome:
+    """Compare what the raw messages should have produced with the output topics' records, and
+    the raw topic with the request bodies ``sent`` to it (each acknowledged by the broker)."""
     expected = expected_outputs(raw)
     first: dict[tuple[str, str], bytes] = {}
-    outcome = Outcome(requests=len(raw), expected=len(expected), received=len(outputs))
+    held = Counter(message.value for message in raw)
+    outcome = Outcome(
+        requests=len(raw),
+        expected=len(expected),
+        received=len(outputs),
+        raw_lost=sum((Counter(sent) - held).values()),
+    )
     for record in outputs:
         value = record.value or b""
         identity = _identity(record.topic, value)
@@ -143,16 +154,20 @@ def read_to_end(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -
 
 
 def settle(
-    bootstrap: str, prefix: str, timeout: float = 240.0, quiet_seconds: float = 5.0
+    bootstrap: str,
+    prefix: str,
+    sent: Sequence[bytes],
+    timeout: float = 240.0,
+    quiet_seconds: float = 5.0,
 ) -> Outcome:
     """Wait until nothing is missing (or ``timeout``), then ``quiet_seconds`` more so that late
     repeats show, and account for the run."""
     raw = read_to_end(bootstrap, [prefix + RAW_SUFFIX])
     deadline = time.monotonic() + timeout
     while True:
-        outcome = account(raw, read_to_end(bootstrap, output_topics(prefix)))
+        outcome = account(raw, read_to_end(bootstrap, output_topics(prefix)), sent)
         if outcome.lost == 0 or time.monotonic() > deadline:
             break
         time.sleep(2.0)
     time.sleep(quiet_seconds)
-    return account(raw, read_to_end(bootstrap, output_topics(prefix)))
+    return account(raw, read_to_end(bootstrap, output_topics(prefix)), sent)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.worker import WORKER, AppProcess, app_env
 from faults.ledger import RAW_SUFFIX, Outcome, settle
@@ -73,6 +76,26 @@ def _bodies(size: Size, seed: int) -> list[bytes]:
     )
 
 
+async def _next_commit(bootstrap: str, group_id: str, topic: str, timeout: float) -> bool:
+    """Wait until the group commits a raw offset further than it had; False on timeout. (A
+    consumer that never subscribes only reads the group's offsets: it does not join it.)"""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id)
+    await reader.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        before: int | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            total = sum([await reader.committed(tp) or 0 for tp in partitions])
+            if before is not None and total > before:
+                return True
+            before = total if before is None else before
+            await asyncio.sleep(0.01)
+        return False
+    finally:
+        await reader.stop()
+
+
 def _kill_and_restart(
     bootstrap: str,
     group: list[AppProcess],
@@ -80,31 +103,40 @@ def _kill_and_restart(
     seed: int,
     kills: int,
     downtime: float,
+    after_commit: bool = False,
 ) -> Outcome:
-    """Produce steadily; at ``kills`` random moments kill -9 the next worker of ``group``, keep
-    it down ``downtime`` seconds and start it again; then account for the run."""
+    """Produce steadily; ``kills`` times kill -9 the next worker of ``group`` (at random moments,
+    or right after the group's next commit: what it fetched since is then in flight), keep it
+    down ``downtime`` seconds and start it again; then account for the run."""
     rng = random.Random(seed)
     prefix = group[0].prefix
-    producer = SteadyProducer(
-        bootstrap, prefix + RAW_SUFFIX, _bodies(size, seed), size.produce_seconds
-    ).start()
+    bodies = _bodies(size, seed)
+    producer = SteadyProducer(bootstrap, prefix + RAW_SUFFIX, bodies, size.produce_seconds).start()
     started = time.monotonic()
     for index, moment in enumerate(sorted(rng.uniform(*size.kill_window) for _ in range(kills))):
-        time.sleep(max(0.0, moment - (time.monotonic() - started)))
         victim = group[index % len(group)]
+        if after_commit:
+            app_id, raw = victim.env["APP_ID"], prefix + RAW_SUFFIX
+            asyncio.run(_next_commit(bootstrap, app_id, raw, timeout=20.0))
+        else:
+            time.sleep(max(0.0, moment - (time.monotonic() - started)))
         victim.kill()
         time.sleep(downtime)
         victim.start().wait_ready()
     producer.join(timeout=180)
-    return settle(bootstrap, prefix)
+    return settle(bootstrap, prefix, bodies)
 
 
-def worker_kill(overrides: dict[str, str], busy: bool) -> Callable[[str, Path, Size, int], Run]:
+def worker_kill(
+    overrides: dict[str, str], busy: bool, after_commit: bool = False
+) -> Callable[[str, Path, Size, int], Run]:
     """One worker, kill -9 three times under load, restarted at once each time."""
 
     def run(bootstrap: str, work: Path, size: Size, seed: int) -> Run:
         with busy_cpu(busy), workers(bootstrap, work, 1, **overrides) as group:
-            outcome = _kill_and_restart(bootstrap, group, size, seed, kills=3, downtime=0.0)
+            outcome = _kill_and_restart(
+                bootstrap, group, size, seed, kills=3, downtime=0.0, after_commit=after_commit
+            )
             return Run(outcome, [worker.log_path for worker in group], faults=3)
 
     return run
@@ -142,6 +174,11 @@ SCENARIOS: dict[str, Scenario] = {
             "worker-kill-low-latency-busy",
             "the low-latency settings with a busy process beside it",
             worker_kill(LOW_LATENCY, busy=True),
+        ),
+        Scenario(
+            "worker-kill-after-commit",
+            "one worker, kill -9 three times, each right after a commit (its batch in flight)",
+            worker_kill({}, busy=False, after_commit=True),
         ),
         Scenario(
             "worker-rejoin",

@@ -17,6 +17,8 @@ class ProcessorConfig(msgspec.Struct, frozen=True):
     """How far past received-at a corrected time may lie before it is clamped."""
     max_clock_skew_ms: int = 365 * 24 * 3_600_000
     """A client time further than this from received-at is not sane: no correction."""
+    clock_skew_granularity_ms: int = 1_000
+    """The skew is rounded to a multiple of this: transit time is not clock error."""
     dead_letter_max_original_bytes: int = 256 * 1024
     """Originals larger than this are left out of dead letters (the raw topic still has them)."""
     enrich: bool = True

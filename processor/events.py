@@ -20,8 +20,8 @@ from processor.reasons import DeadLetterReason
 from processor.records import EventRecord, ExposureKey, OutputRecord, encode_json
 from processor.rejected import Rejected
 from processor.schemas import EventFields
-from processor.skew import default_event_time, request_skew
-from processor.timeuuid import TimeUuids, parse_uuid, request_digest
+from processor.skew import default_event_time, request_skew, trusted_client_time
+from processor.timeuuid import TimeUuids, parse_uuid
 from processor.users import RequestUser, ResolvedUser, unit_of
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
@@ -85,17 +85,21 @@ class RequestEvents:
         self,
         context: RequestContext,
         config: ProcessorConfig,
-        body: bytes,
+        identity: bytes,
         request_user: RequestUser,
         metadata: dict[str, Any] | None,
     ) -> None:
         self.request_user = request_user
         self.received_at = context.received_at
-        self.skew = request_skew(context.received_at, context.client_time, config.max_clock_skew_ms)
-        self.default_time = default_event_time(context.received_at, context.client_time, self.skew)
+        received_at, client_time = context.received_at, context.client_time
+        self.skew = request_skew(
+            received_at, client_time, config.max_clock_skew_ms, config.clock_skew_granularity_ms
+        )
+        trusted = trusted_client_time(received_at, client_time, config.max_clock_skew_ms)
+        self.default_time = default_event_time(received_at, client_time, trusted)
         self.latest_time = context.received_at + config.future_tolerance_ms
         """A corrected time past this is clamped to received-at."""
-        self.uuids = TimeUuids(request_digest(context.key_id, body))
+        self.uuids = TimeUuids(int.from_bytes(identity, "big"))
         base = dict(metadata) if metadata else {}
         if context.sdk_type and "sdkType" not in base:
             base["sdkType"] = context.sdk_type

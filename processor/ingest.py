@@ -21,6 +21,7 @@ from processor.reasons import DeadLetterReason
 from processor.records import DeadLetterRecord, OutputRecord, ProcessedRequest
 from processor.rejected import Rejected, at_path
 from processor.schemas import NO_USER, Event, RequestEnvelope, TypedEvent, TypedRequest
+from processor.timeuuid import request_identity
 from processor.users import RequestUser, ResolvedUser, UserCache, resolve_user
 
 __all__ = [
@@ -72,7 +73,7 @@ def _read_payload(
 
 
 def _all_accepted(
-    payload: bytes, context: RequestContext, config: ProcessorConfig
+    payload: bytes, context: RequestContext, config: ProcessorConfig, identity: bytes
 ) -> ProcessedRequest | None:
     """The records of a request decoded in one call; None when it does not decode so, or when
     one of its events would be a dead letter."""
@@ -87,7 +88,7 @@ def _all_accepted(
     if not events:
         return None
     request_user = RequestUser(raw_user, config)
-    request = RequestEvents(context, config, payload, request_user, request_metadata)
+    request = RequestEvents(context, config, identity, request_user, request_metadata)
     resolve = UserCache(config).resolve
     users: list[ResolvedUser | None] = []
     # Consecutive events often share a user (always, when they rely on the request's): the
@@ -101,7 +102,9 @@ def _all_accepted(
         records = request.records(events, users)
     except (Rejected, msgspec.DecodeError):
         return None
-    return ProcessedRequest(records=records, dead_letters=[], event_count=len(events))
+    return ProcessedRequest(
+        records=records, dead_letters=[], event_count=len(events), identity=identity
+    )
 
 
 def _event_user(event: Event, index: int, config: ProcessorConfig) -> ResolvedUser | None:
@@ -116,7 +119,11 @@ def _event_user(event: Event, index: int, config: ProcessorConfig) -> ResolvedUs
 
 
 def _per_event(
-    payload: bytes, context: RequestContext, config: ProcessorConfig, origin: dict[str, Any] | None
+    payload: bytes,
+    context: RequestContext,
+    config: ProcessorConfig,
+    origin: dict[str, Any] | None,
+    identity: bytes,
 ) -> ProcessedRequest:
     """Read the request event by event: each event a record or a dead letter of its own."""
     try:
@@ -152,7 +159,7 @@ def _per_event(
         )
 
     request_user = RequestUser(raw_user, config)
-    request = RequestEvents(context, config, payload, request_user, request_metadata)
+    request = RequestEvents(context, config, identity, request_user, request_metadata)
     records: list[OutputRecord] = []
     dead_letters: list[DeadLetterRecord] = []
     for index, raw in enumerate(raw_events):
@@ -173,7 +180,12 @@ def _per_event(
             dead_letters.append(
                 dead_letter(context, origin, rejected.reason, rejected.error, index, original)
             )
-    return ProcessedRequest(records=records, dead_letters=dead_letters, event_count=len(raw_events))
+    return ProcessedRequest(
+        records=records,
+        dead_letters=dead_letters,
+        event_count=len(raw_events),
+        identity=identity,
+    )
 
 
 def process_request(
@@ -191,22 +203,25 @@ def process_request(
     context = read_context(headers, record_timestamp_ms)
     payload = _read_payload(body, context, config, origin)
     if isinstance(payload, ProcessedRequest):
-        return payload
+        # Unreadable as sent: the body as sent is all there is to know it by.
+        return msgspec.structs.replace(payload, identity=request_identity(context.key_id, body))
+    identity = request_identity(context.key_id, payload)
     try:
-        accepted = _all_accepted(payload, context, config)
+        accepted = _all_accepted(payload, context, config, identity)
         if accepted is not None:
             return accepted
-        return _per_event(payload, context, config, origin)
+        return _per_event(payload, context, config, origin, identity)
     except RecursionError:
         # msgspec refuses nesting deeper than the interpreter's recursion limit wherever it
         # meets it; no real event nests that deep, so the request as a whole is unreadable.
-        return rejected_request(
+        rejected = rejected_request(
             context,
             origin,
             DeadLetterReason.INVALID_JSON,
             "JSON nested too deeply to be read",
             body_fields(payload, config),
         )
+        return msgspec.structs.replace(rejected, identity=identity)
 
 
 def process_request_per_event(
@@ -221,8 +236,8 @@ def process_request_per_event(
     context = read_context(headers, record_timestamp_ms)
     payload = _read_payload(body, context, config, origin)
     if isinstance(payload, ProcessedRequest):
-        return payload
-    return _per_event(payload, context, config, origin)
+        return msgspec.structs.replace(payload, identity=request_identity(context.key_id, body))
+    return _per_event(payload, context, config, origin, request_identity(context.key_id, payload))
 
 
 def process_request_in_one_call(
@@ -237,4 +252,4 @@ def process_request_in_one_call(
     payload = _read_payload(body, context, config, None)
     if isinstance(payload, ProcessedRequest):
         return None
-    return _all_accepted(payload, context, config)
+    return _all_accepted(payload, context, config, request_identity(context.key_id, payload))

@@ -30,12 +30,18 @@ _INDEX_STRIDE = 0x9E3779B97F4A7C15 & _MASK_61 | 1
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
-def request_digest(key_id: str, body: bytes) -> int:
-    """128 bits identifying a request: the same (key id, body) always yields the same digest."""
+def request_identity(key_id: str, body: bytes) -> bytes:
+    """16 bytes identifying a request: the same (key id, decompressed body) always yields the
+    same identity, whenever and however often it is sent (DESIGN §3)."""
     hasher = hashlib.blake2b(key_id.encode(), digest_size=16, person=b"statsig-timeuuid")
     hasher.update(b"\x00")
     hasher.update(body)
-    return int.from_bytes(hasher.digest(), "big")
+    return hasher.digest()
+
+
+def request_digest(key_id: str, body: bytes) -> int:
+    """The request's identity as the 128-bit number its events' timeUUIDs are built from."""
+    return int.from_bytes(request_identity(key_id, body), "big")
 
 
 class TimeUuids:

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import ClassVar, NamedTuple, cast
 
 import msgspec
 from aiohttp import web
@@ -43,6 +43,7 @@ from processor.context import (
 )
 from processor.decompress import BodyEncodingError, BodyTooLargeError, decompress_body
 from processor.schemas import RequestEnvelope
+from processor.timeuuid import request_identity
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,15 @@ def content_encoding(header: str | None, gzip_flag: str | None) -> str:
     return encoding
 
 
-def check_ingestion_body(body: bytes, encoding: str, max_bytes: int) -> int:
-    """The number of events of a body the worker can read as a request; raise otherwise.
+class IngestionBody(NamedTuple):
+    payload: bytes
+    """The body inflated: what the request's identity is taken over (DESIGN §3)."""
+    events: int
+
+
+def check_ingestion_body(body: bytes, encoding: str, max_bytes: int) -> IngestionBody:
+    """The inflated body and event count of a body the worker can read as a request; raise
+    otherwise.
 
     Inflating stops at ``max_bytes`` (the worker's own cap), so a compression bomb costs at
     most that much; the envelope decode leaves every event as raw bytes.
@@ -135,7 +143,7 @@ def check_ingestion_body(body: bytes, encoding: str, max_bytes: int) -> int:
         raise RequestRejected(400, "body is not JSON: nested too deeply to be read") from None
     if not envelope.events:
         raise RequestRejected(400, "`events` is empty: send at least one event")
-    return len(envelope.events)
+    return IngestionBody(payload, len(envelope.events))
 
 
 def raw_headers(
@@ -181,9 +189,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def produce_raw(body: bytes, headers: list[tuple[str, bytes]]) -> None:
-    """Produce one raw message and return once the broker acknowledged it."""
-    acked = await app.producer.send(raw_events.get_topic_name(), None, body, None, None, headers)
+async def produce_raw(body: bytes, identity: bytes, headers: list[tuple[str, bytes]]) -> None:
+    """Produce one raw message and return once the broker acknowledged it. Keyed by the
+    request's identity, every repeat of a request lands on one partition, whose worker's dedup
+    window knows it."""
+    topic = raw_events.get_topic_name()
+    acked = await app.producer.send(topic, identity, body, None, None, headers)
     # A caller that stops waiting (the ack timeout) must not cancel the producer's own future.
     await asyncio.shield(acked)
 
@@ -197,11 +208,11 @@ class EventsView(View):
     async def post(self, request: Request) -> Response:
         received_at = time.time_ns() // 1_000_000
         try:
-            body, headers = await self._accept(request, received_at)
+            body, identity, headers = await self._accept(request, received_at)
         except RequestRejected as rejected:
             return self.json(error_body(rejected.status, rejected.message), status=rejected.status)
         try:
-            await asyncio.wait_for(produce_raw(body, headers), settings.http_ack_timeout)
+            await asyncio.wait_for(produce_raw(body, identity, headers), settings.http_ack_timeout)
         except MessageSizeTooLargeError:
             message = "request body is larger than the event broker accepts"
             return self.json(error_body(413, message), status=413)
@@ -213,8 +224,8 @@ class EventsView(View):
 
     async def _accept(
         self, request: Request, received_at: int
-    ) -> tuple[bytes, list[tuple[str, bytes]]]:
-        """Check the request; return its body and the headers of its raw message.
+    ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        """Check the request; return its body, its identity and the headers of its raw message.
 
         (One view object serves every request of its route: no request state on ``self``.)
         """
@@ -230,15 +241,20 @@ class EventsView(View):
         )
         encoding = content_encoding(request.headers.get("content-encoding"), query.get("gz"))
         body = await read_body(request, settings.http_max_request_bytes)
-        check_ingestion_body(body, encoding, settings.processor.max_body_bytes)
-        return body, raw_headers(
-            received_at=received_at,
-            client_time_ms=sent_at,
-            encoding=encoding,
-            source=self.source,
-            sdk_type=request.headers.get("statsig-sdk-type") or query.get("st"),
-            sdk_version=request.headers.get("statsig-sdk-version") or query.get("sv"),
-            key_id=key.key_id,
+        checked = check_ingestion_body(body, encoding, settings.processor.max_body_bytes)
+        identity = request_identity(key.key_id, checked.payload)
+        return (
+            body,
+            identity,
+            raw_headers(
+                received_at=received_at,
+                client_time_ms=sent_at,
+                encoding=encoding,
+                source=self.source,
+                sdk_type=request.headers.get("statsig-sdk-type") or query.get("st"),
+                sdk_version=request.headers.get("statsig-sdk-version") or query.get("sv"),
+                key_id=key.key_id,
+            ),
         )
 
 

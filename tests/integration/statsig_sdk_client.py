@@ -139,6 +139,10 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
         statsig.log_event(
             StatsigEvent(user, "add_to_cart", value=12.5, metadata={"sku": f"sku-{user_id}"})
         )
+    if config.get("flush_first"):
+        # One flush now, then shutdown's: a retryable failure of the first is queued again and
+        # resent by the second, as the SDK's background flush would resend it later.
+        statsig.flush()
     statsig.shutdown()  # flushes every queued event, waiting for the answers
     results["flushes"] = flushes
     return results

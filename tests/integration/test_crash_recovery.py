@@ -22,6 +22,7 @@ def run_scenario(name: str, bootstrap: str, work: Path) -> Run:
         f" (raw messages {outcome.lost_requests[:10]}), duplicates {outcome.duplicates}"
     )
     assert outcome.lost == 0, outcome.lost_requests
+    assert outcome.raw_lost == 0
     assert outcome.inexact_duplicates == 0
     return run
 

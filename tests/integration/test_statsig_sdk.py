@@ -27,12 +27,15 @@ OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.inva
 WEB_USER = "sdk-web"
 
 
-def run_sdk(api: str, users: list[str] = USERS, **user_fields: str) -> dict:
+def run_sdk(
+    api: str, users: list[str] = USERS, flush_first: bool = False, **user_fields: str
+) -> dict:
     config = {
         "api": api,
         "key": "secret-dev-statsig-stream",
         "users": users,
         "clock_offset_ms": CLOCK_BEHIND_MS,
+        "flush_first": flush_first,
         **user_fields,
     }
     completed = subprocess.run(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from raw_messages import (
     ABSENT,
     RECORD_TIMESTAMP,
@@ -16,6 +18,7 @@ from raw_messages import (
 )
 
 from processor import ProcessorConfig, process_request
+from processor.skew import rounded
 
 R = RECORD_TIMESTAMP
 ONE_YEAR_MS = 365 * 24 * 3_600_000
@@ -161,3 +164,58 @@ def test_headers_are_read_as_kafka_sends_them_in_any_letter_case() -> None:
     record = value_of(only_record(result))
     assert record["clockSkewMs"] == 2_000
     assert record["timestamp"] == R - 500
+
+
+@pytest.mark.parametrize(
+    ("behind_ms", "skew_ms"),
+    [(0, 0), (8, 0), (499, 0), (500, 1_000), (1_499, 1_000), (1_750, 2_000), (-499, 0),
+     (-500, -1_000), (-2_600, -3_000), (60_010, 60_000)],
+)  # fmt: skip
+def test_skew_is_rounded_to_whole_seconds(behind_ms: int, skew_ms: int) -> None:
+    sent = R - behind_ms
+    record = accepted(event(time=sent - 1_000), headers=client_time(sent))
+    assert record["clockSkewMs"] == skew_ms
+    assert record["timestamp"] == sent - 1_000 + skew_ms
+
+
+def test_a_client_in_sync_gets_no_correction_for_its_transit_time() -> None:
+    sent = R - 8  # 8 ms on the wire, the clocks agree
+    record = accepted(event(time=sent - 300), headers=client_time(sent))
+    assert record["clockSkewMs"] == 0
+    assert record["timestamp"] == record["clientTimestamp"] == sent - 300
+
+
+def test_a_retry_stamped_anew_gets_the_times_and_uuids_of_its_first_attempt() -> None:
+    """Statsig's SDKs resend the same body with a fresh STATSIG-CLIENT-TIME on a retry."""
+    data = body(event(time=R - 60_000), event(time=R - 59_000, eventName="b"))
+    first = process(data, {**client_time(R - 5_008), "statsig-received-at": str(R)})
+    retry = process(data, {**client_time(R + 700 - 5_010), "statsig-received-at": str(R + 700)})
+    assert [r.time_uuid for r in first.records] == [r.time_uuid for r in retry.records]
+    assert [value_of(r)["timestamp"] for r in first.records] == [
+        value_of(r)["timestamp"] for r in retry.records
+    ]
+
+
+@pytest.mark.parametrize(
+    ("granularity", "skew_ms"), [(0, 1_750), (1, 1_750), (250, 1_750), (5_000, 0)]
+)
+def test_the_skew_granularity_is_configurable(granularity: int, skew_ms: int) -> None:
+    config = ProcessorConfig(clock_skew_granularity_ms=granularity)
+    data = body(event(time=R - 9_000))
+    record = value_of(only_record(process(data, client_time(R - 1_750), config=config)))
+    assert record["clockSkewMs"] == skew_ms
+
+
+def test_an_event_without_time_of_a_trusted_clock_in_sync_takes_the_send_time() -> None:
+    sent = R - 40
+    record = accepted(event(time=ABSENT), headers=client_time(sent))
+    assert record["clockSkewMs"] == 0
+    assert record["clientTimestamp"] == record["timestamp"] == sent
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(2, 10**6))
+def test_a_rounded_skew_is_the_nearest_multiple_and_symmetric(skew: int, granularity: int) -> None:
+    result = rounded(skew, granularity)
+    assert result % granularity == 0
+    assert abs(result - skew) <= granularity // 2 + granularity % 2
+    assert rounded(-skew, granularity) == -result

@@ -107,7 +107,7 @@ def test_readable_bodies_are_counted_in_every_encoding() -> None:
         (zlib.compress(body), "deflate"),
         (raw, "deflate"),
     ]:
-        assert check_ingestion_body(encoded, encoding, 1 << 20) == 3
+        assert check_ingestion_body(encoded, encoding, 1 << 20) == (body, 3)
 
 
 #: The Events API wants the object form; a bare array of events (seed 003's batch shape) is for
@@ -145,7 +145,7 @@ def test_what_is_refused_is_what_the_worker_would_reject_whole(
 
 def test_a_readable_body_is_read_event_by_event_by_the_worker() -> None:
     body = json.dumps({"events": [EVENT, {"eventName": ""}, 42]}).encode()
-    assert check_ingestion_body(body, "identity", 1 << 20) == 3
+    assert check_ingestion_body(body, "identity", 1 << 20).events == 3
     result = process_request(body, {}, 1_700_000_000_000)
     assert len(result.records) == 1
     assert sorted(letter.index for letter in result.dead_letters) == [1, 2]

