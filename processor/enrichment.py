@@ -28,6 +28,8 @@ AGENT_CACHE_SIZE = 4_096
 
 
 class Enrichment(msgspec.Struct, omit_defaults=True, frozen=True, gc=False):
+    """The record's ``enrichment``: a field the user's data does not give is left out."""
+
     country: str | None = None
     countrySource: str | None = None
     """``user`` or ``ip``: where ``country`` came from."""
