@@ -14,7 +14,7 @@ from agents.kafka.delivery import Outgoing, deliver
 from agents.metrics import partial_messages
 from agents.observability import observe_batch
 from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
-from processor import EventType, ProcessedRequest, process_request
+from processor import EventType, ProcessedRequest, load_lookup_data, process_request
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
     only once the broker acknowledged all of its output. A repeat of a request delivered within
     the dedup window emits nothing."""
     await declare_output_topics()
+    if settings.processor.enrich:
+        load_lookup_data()
     async for events in stream.take_events(
         settings.ingest_batch_size, within=settings.ingest_batch_seconds
     ):

@@ -7,7 +7,8 @@ Two families share one registry (``prometheus_client``'s default, which also car
   send and commit latency, table operations, rebalances, end and committed offsets.
 - ``statsig_stream_*``: what the pipeline did, fed by one call per ingest batch
   (:func:`observe_batch`), by the web sensor (HTTP requests per route and status) and, at
-  scrape time, by the consumer's positions (lag per partition).
+  scrape time, by the consumer's positions (lag per partition) and the enrichment's lookup
+  caches (hits and misses).
 
 The README's "Metrics and monitoring" section lists every ``statsig_stream_*`` metric.
 """
@@ -31,11 +32,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from agents.app import app
-from processor import EventType, ProcessedRequest
+from processor import EventType, ProcessedRequest, lookup_cache_counts
 from processor.context import read_context
 from processor.reasons import DeadLetterReason
 
@@ -200,7 +201,24 @@ class StreamMonitor(PrometheusMonitor):
         http_requests.labels(path=path, status=str(int(state["status_code"]))).inc()
 
 
+class EnrichmentCaches(Collector):
+    """``statsig_stream_enrichment_cache_lookups_total``, read from the core's caches when
+    scraped: the core counts its own hits and misses, at no cost per event."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{PREFIX}_enrichment_cache_lookups",
+            "Lookups in the enrichment's caches of distinct ip and userAgent strings, by result",
+            labels=["cache", "result"],
+        )
+        for cache, (hits, misses) in sorted(lookup_cache_counts().items()):
+            family.add_metric([cache, "hit"], hits)
+            family.add_metric([cache, "miss"], misses)
+        yield family
+
+
 REGISTRY.register(ConsumerLag())
+REGISTRY.register(EnrichmentCaches())
 # Faust's metrics under a fixed prefix, not the app id: dashboards work whatever APP_ID is.
 app.monitor = StreamMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 

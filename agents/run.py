@@ -8,7 +8,7 @@ import sys
 
 from agents.json_logs import json_logging_config
 from agents.kafka.embedded_broker import EmbeddedBroker
-from agents.settings import Settings
+from agents.settings import SettingError, Settings
 from agents.web.auth import DEVELOPMENT_KEYS
 
 
@@ -63,7 +63,10 @@ def _log_format() -> str:
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingError as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
     as_json = _log_format() == "json"
     # --quiet: no banner table on stdout, whose lines would not be JSON.
     argv = [sys.argv[0], *(["--quiet"] if as_json else [])]

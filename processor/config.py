@@ -1,12 +1,15 @@
-"""The limits and tolerances of the event core, filled by the worker from its settings."""
+"""The limits, tolerances and output choices of the event core, filled from the settings."""
 
 from __future__ import annotations
 
 import msgspec
 
+from processor.ip_addresses import IpAnonymization
+
 
 class ProcessorConfig(msgspec.Struct, frozen=True):
-    """Limits and tolerances of the event core; the worker fills it from its settings."""
+    """Limits, tolerances and output choices of the event core; the worker fills it from its
+    settings."""
 
     max_body_bytes: int = 8 * 1024 * 1024
     """Largest request body accepted after decompression."""
@@ -18,6 +21,10 @@ class ProcessorConfig(msgspec.Struct, frozen=True):
     """The skew is rounded to a multiple of this: transit time is not clock error."""
     dead_letter_max_original_bytes: int = 256 * 1024
     """Originals larger than this are left out of dead letters (the raw topic still has them)."""
+    enrich: bool = True
+    """Whether records carry an ``enrichment`` (country, browser, OS, device; DESIGN §4)."""
+    ip_anonymization: IpAnonymization = IpAnonymization.NONE
+    """How a user's ip is written to every output, dead letters included."""
 
 
 DEFAULT_CONFIG = ProcessorConfig()

@@ -26,7 +26,7 @@ from processor.users import RequestUser, ResolvedUser, unit_of
 
 _UNIT_OPTIONAL = frozenset({EventType.DIAGNOSTIC, EventType.CONFIG_CHANGE})
 #: What a diagnostic event without any user carries: an empty user, no unit.
-NO_USER_AT_ALL = ResolvedUser(user_id=None, output=msgspec.Raw(b"{}"), unit=None)
+NO_USER_AT_ALL = ResolvedUser(user_id=None, output=msgspec.Raw(b"{}"), unit=None, enrichment=None)
 _NO_METADATA: dict[str, str] = {}
 
 
@@ -224,6 +224,7 @@ class RequestEvents:
                 clamped,
                 None if exposure_kind is None or unit is None else unit[0],
                 None if exposure_kind is None else event.secondaryExposures,
+                user.enrichment,
             )
             records.append(
                 OutputRecord(

@@ -66,9 +66,8 @@ def _read_payload(
         )
     utf8_error = _utf8_error(payload)
     if utf8_error is not None:
-        limit = config.dead_letter_max_original_bytes
         return rejected_request(
-            context, origin, DeadLetterReason.INVALID_JSON, utf8_error, body_fields(payload, limit)
+            context, origin, DeadLetterReason.INVALID_JSON, utf8_error, body_fields(payload, config)
         )
     return payload
 
@@ -88,8 +87,9 @@ def _all_accepted(
         events, raw_user, request_metadata = typed.events, typed.user, typed.statsigMetadata
     if not events:
         return None
-    request = RequestEvents(context, config, identity, RequestUser(raw_user), request_metadata)
-    resolve = UserCache().resolve
+    request_user = RequestUser(raw_user, config)
+    request = RequestEvents(context, config, identity, request_user, request_metadata)
+    resolve = UserCache(config).resolve
     users: list[ResolvedUser | None] = []
     # Consecutive events often share a user (always, when they rely on the request's): the
     # user is looked up only when it differs from the previous event's.
@@ -107,11 +107,11 @@ def _all_accepted(
     )
 
 
-def _event_user(event: Event, index: int) -> ResolvedUser | None:
+def _event_user(event: Event, index: int, config: ProcessorConfig) -> ResolvedUser | None:
     if event.user is None:
         return None
     try:
-        return resolve_user(event.user)
+        return resolve_user(event.user, config)
     except msgspec.ValidationError as exc:
         raise Rejected(
             DeadLetterReason.INVALID_EVENT, at_path(exc, f"$.events[{index}].user")
@@ -126,7 +126,6 @@ def _per_event(
     identity: bytes,
 ) -> ProcessedRequest:
     """Read the request event by event: each event a record or a dead letter of its own."""
-    limit = config.dead_letter_max_original_bytes
     try:
         envelope = _envelope_decoder.decode(payload)
     except msgspec.ValidationError as exc:
@@ -135,11 +134,11 @@ def _per_event(
             origin,
             DeadLetterReason.INVALID_REQUEST,
             f"not an ingestion request: {exc}",
-            body_fields(payload, limit),
+            body_fields(payload, config),
         )
     except msgspec.DecodeError as exc:
         return rejected_request(
-            context, origin, DeadLetterReason.INVALID_JSON, str(exc), body_fields(payload, limit)
+            context, origin, DeadLetterReason.INVALID_JSON, str(exc), body_fields(payload, config)
         )
 
     if isinstance(envelope, list):
@@ -156,10 +155,10 @@ def _per_event(
             origin,
             DeadLetterReason.INVALID_REQUEST,
             "`events` is empty - at `$.events`",
-            body_fields(payload, limit),
+            body_fields(payload, config),
         )
 
-    request_user = RequestUser(raw_user)
+    request_user = RequestUser(raw_user, config)
     request = RequestEvents(context, config, identity, request_user, request_metadata)
     records: list[OutputRecord] = []
     dead_letters: list[DeadLetterRecord] = []
@@ -171,9 +170,9 @@ def _per_event(
                 raise Rejected(
                     DeadLetterReason.INVALID_EVENT, at_path(exc, f"$.events[{index}]")
                 ) from None
-            records.append(request.record(index, event, _event_user(event, index)))
+            records.append(request.record(index, event, _event_user(event, index, config)))
         except Rejected as rejected:
-            original = original_event(raw, limit)
+            original = original_event(raw, config)
             if request_user.fields is not None:
                 original["requestUser"] = request_user.fields
             if request_metadata:
@@ -220,7 +219,7 @@ def process_request(
             origin,
             DeadLetterReason.INVALID_JSON,
             "JSON nested too deeply to be read",
-            body_fields(payload, config.dead_letter_max_original_bytes),
+            body_fields(payload, config),
         )
         return msgspec.structs.replace(rejected, identity=identity)
 

@@ -14,7 +14,8 @@ ExposureKey = tuple[str, str, str, str]
 
 
 class EventRecord(msgspec.Struct, omit_defaults=True, gc=False):
-    """A per-type topic message's JSON value: seed 003's integration record plus skew facts.
+    """A per-type topic message's JSON value: seed 003's integration record plus skew facts
+    and the enrichment.
 
     ``gc=False`` here and on the other structs built per event: they hold decoded JSON, which
     cannot refer back to them, so they need no cycle tracking (measured: 2-5% of the core).
@@ -35,6 +36,8 @@ class EventRecord(msgspec.Struct, omit_defaults=True, gc=False):
     timestampClamped: bool
     unitID: str | None = None
     secondaryExposures: list[Any] | None = None
+    enrichment: msgspec.Raw | None = None
+    """Encoded once per distinct user of a request (see ``processor.enrichment``)."""
 
 
 class DeadLetter(msgspec.Struct, omit_defaults=True):

@@ -7,12 +7,18 @@ top-level user for the whole request. Event metadata follows the record shapes o
 
 Per event, about 55% gate exposures, 15% config, experiment and layer exposures, 25% custom
 events, 3% diagnostics and 2% config changes; every event is valid under DESIGN §3.
+
+With ``web=True`` the same users come as browsers' requests bring them (:func:`_web_user`):
+each with a public ip of its own (one in ten IPv6) and a full browser agent (a few dozen
+distinct ones), and seldom a country of its own: the input of the enrichment's benchmark.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import string
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -92,6 +98,62 @@ _USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/17.1 Safari",
 )
+#: (agent with ``{}`` for the version, versions, share of web traffic), as browsers send them.
+_BROWSER_AGENTS = (
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/{}.0.0.0 Safari/537.36",
+        ("118", "119", "120", "121", "122"),
+        30,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS {} like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+        ("16_6", "17_0", "17_1", "17_2"),
+        20,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/{}.0.0.0 Mobile Safari/537.36",
+        ("119", "120", "121"),
+        15,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/{} Safari/605.1.15",
+        ("16.6", "17.0", "17.1"),
+        10,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/{}.0.0.0 Safari/537.36",
+        ("120", "121"),
+        8,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/{0}.0.0.0 Safari/537.36 Edg/{0}.0.0.0",
+        ("119", "120"),
+        7,
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{0}.0) Gecko/20100101 Firefox/{0}.0",
+        ("120", "121"),
+        5,
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/{}.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+        ("23", "24"),
+        5,
+    ),
+)
+_AGENT_WEIGHTS = tuple(weight for _, _, weight in _BROWSER_AGENTS)
+#: First octets of wholly public IPv4 space: each private, shared, loopback, link-local,
+#: documentation, benchmark, multicast or reserved range starts with an octet left out.
+_PUBLIC_FIRST_OCTETS = tuple(
+    octet for octet in range(1, 224) if octet not in (10, 100, 127, 169, 172, 192, 198, 203)
+)
 _SERVER_SDKS = (("node-server", "5.12.0"), ("py-server", "0.32.0"), ("java-server", "1.15.0"))
 _CLIENT_SDKS = (("js-client", "4.20.0"), ("react-native", "4.14.0"), ("ios-client", "1.33.0"))
 _PAGES = ("/", "/search", "/cart", "/checkout", "/account", "/deals", "/help")
@@ -134,6 +196,33 @@ def _user(index: int) -> dict[str, Any]:
         user["customIDs"] = ids
     if rng.random() < 0.2:
         user["statsigEnvironment"] = {"tier": "production"}
+    return user
+
+
+def _browser_agent(rng: random.Random) -> str:
+    template, versions, _ = rng.choices(_BROWSER_AGENTS, _AGENT_WEIGHTS)[0]
+    return template.format(rng.choice(versions))
+
+
+def _public_ip(rng: random.Random) -> str:
+    """A public address: IPv4, or one time in ten IPv6 (in 2a00::/8, RIPE's global unicast)."""
+    if rng.random() < 0.1:
+        return str(
+            ipaddress.IPv6Address((0x2A00 + rng.randrange(0x100)) << 112 | rng.getrandbits(112))
+        )
+    octets = (rng.choice(_PUBLIC_FIRST_OCTETS), rng.randrange(256), rng.randrange(256))
+    return f"{octets[0]}.{octets[1]}.{octets[2]}.{rng.randrange(1, 255)}"
+
+
+@lru_cache(maxsize=USER_POOL_SIZE)
+def _web_user(index: int) -> dict[str, Any]:
+    """User ``index`` as a browser's requests bring it (do not mutate): a public ip and a
+    browser agent of its own, and a country of its own one time in ten."""
+    rng = random.Random(f"web-{index}")  # apart from _user's stream: its fields stay as they are
+    keeps_country = rng.random() < 0.1
+    user = {k: v for k, v in _user(index).items() if k != "country" or keeps_country}
+    user["ip"] = _public_ip(rng)
+    user["userAgent"] = _browser_agent(rng)
     return user
 
 
@@ -273,13 +362,15 @@ def _console_user(rng: random.Random) -> dict[str, Any]:
 
 
 def sample_request(
-    rng: random.Random, events_per_request: int = 50, now_ms: int | None = None
+    rng: random.Random, events_per_request: int = 50, now_ms: int | None = None, web: bool = False
 ) -> bytes:
     """One ``/v1/log_event`` body of ``events_per_request`` events sent just before ``now_ms``.
 
     About 55% of bodies come from a server SDK (a user on every event), the rest from a client
-    SDK (one top-level ``user``). ``now_ms`` defaults to :data:`DEFAULT_NOW_MS`.
+    SDK (one top-level ``user``). ``now_ms`` defaults to :data:`DEFAULT_NOW_MS`; ``web`` gives
+    the users public ips and browser agents (see the module's docstring).
     """
+    user_of: Callable[[int], dict[str, Any]] = _web_user if web else _user
     now = DEFAULT_NOW_MS if now_ms is None else now_ms
     sent_at = now - rng.randint(0, 2_000)
     times = sorted(sent_at - rng.randint(0, _FLUSH_WINDOW_MS) for _ in range(events_per_request))
@@ -290,7 +381,7 @@ def sample_request(
     if server:
         metadata["sessionID"] = _uuid4(rng)
     else:
-        user = _user(_user_index(rng))
+        user = user_of(_user_index(rng))
         stable_id = user.get("customIDs", {}).get("stableID") or _uuid4(rng)
         metadata.update(stableID=stable_id, sessionID=_uuid4(rng), exposureLoggingDisabled=False)
         body["user"] = user
@@ -305,7 +396,7 @@ def sample_request(
             if run == 0:  # one handled request checks a few gates for the same user
                 user_index, run = _user_index(rng), rng.randint(1, 8)
             run -= 1
-            event["user"] = _user(user_index)
+            event["user"] = user_of(user_index)
         event["time"] = time_ms
         event.update(fields)
         if not server and rng.random() < 0.3:
@@ -316,8 +407,12 @@ def sample_request(
 
 
 def sample_requests(
-    count: int, events_per_request: int = 50, seed: int = 0, now_ms: int | None = None
+    count: int,
+    events_per_request: int = 50,
+    seed: int = 0,
+    now_ms: int | None = None,
+    web: bool = False,
 ) -> list[bytes]:
     """``count`` bodies from :func:`sample_request`; the same arguments give the same bytes."""
     rng = random.Random(seed)
-    return [sample_request(rng, events_per_request, now_ms) for _ in range(count)]
+    return [sample_request(rng, events_per_request, now_ms, web) for _ in range(count)]

@@ -1,9 +1,10 @@
 """Who an event is about: its own user, else the request's, validated and encoded once.
 
 A user is validated against ``User`` but written out as sent (unknown fields kept), minus
-``privateAttributes``. Many events of a request share a user (a client SDK sends one for the
-whole request, a server SDK repeats the user of one handled request), so a request resolves
-each distinct user once and its events reuse the result.
+``privateAttributes`` and with its ``ip`` as ``IP_ANONYMIZE`` says; its ``enrichment`` is
+derived first, from the ip as sent. Many events of a request share a user (a client SDK sends
+one for the whole request, a server SDK repeats the user of one handled request), so a request
+resolves each distinct user once (enrichment included) and its events reuse the result.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from processor.config import ProcessorConfig
+from processor.enrichment import enrichment_of
+from processor.ip_addresses import IpAnonymization, anonymized_ip
 from processor.records import encode_json
 from processor.rejected import at_path
 from processor.schemas import User
 
 PRIVATE = "privateAttributes"
+IP = "ip"
 _object_decoder = msgspec.json.Decoder(dict[str, Any] | None)
 
 
@@ -32,16 +37,27 @@ class ResolvedUser(NamedTuple):
     user_id: str | None
     """``userID``, copied to the record's top level."""
     output: msgspec.Raw
-    """The user as records carry it: as sent, without ``privateAttributes``, encoded."""
+    """The user as records carry it (see :func:`outgoing_user`), encoded."""
     unit: Unit | None
     """From ``userID`` or ``customIDs``; None when only ``statsigMetadata.stableID`` could
     name the unit."""
+    enrichment: msgspec.Raw | None
+    """The record's encoded ``enrichment``; None when disabled or when there is nothing in it."""
 
 
-def without_private(user: dict[str, Any]) -> dict[str, Any]:
-    if PRIVATE in user:
-        return {name: value for name, value in user.items() if name != PRIVATE}
-    return user
+def outgoing_user(user: dict[str, Any], anonymization: IpAnonymization) -> dict[str, Any]:
+    """A user object as every output writes it: without ``privateAttributes``, its ``ip``
+    anonymised (or left out), the other fields as sent and in their order."""
+    if anonymization is IpAnonymization.NONE or IP not in user:
+        if PRIVATE in user:
+            return {name: value for name, value in user.items() if name != PRIVATE}
+        return user
+    ip = anonymized_ip(user[IP], anonymization)
+    return {
+        name: ip if name == IP else value
+        for name, value in user.items()
+        if name != PRIVATE and (name != IP or ip is not None)
+    }
 
 
 def _user_unit(user: User) -> Unit | None:
@@ -59,11 +75,12 @@ def _user_unit(user: User) -> Unit | None:
     return None
 
 
-def resolve_user(fields: dict[str, Any]) -> ResolvedUser:
+def resolve_user(fields: dict[str, Any], config: ProcessorConfig) -> ResolvedUser:
     """Validate a decoded user object; raises ``msgspec.ValidationError`` if it breaks ``User``."""
     user = msgspec.convert(fields, User)
-    output = msgspec.Raw(encode_json(without_private(fields)))
-    return ResolvedUser(user.userID, output, _user_unit(user))
+    output = msgspec.Raw(encode_json(outgoing_user(fields, config.ip_anonymization)))
+    enrichment = enrichment_of(user) if config.enrich else None
+    return ResolvedUser(user.userID, output, _user_unit(user), enrichment)
 
 
 class RequestUser:
@@ -71,10 +88,10 @@ class RequestUser:
 
     __slots__ = ("error", "fields", "resolved")
 
-    def __init__(self, raw: msgspec.Raw | None) -> None:
+    def __init__(self, raw: msgspec.Raw | None, config: ProcessorConfig) -> None:
         self.resolved: ResolvedUser | None = None
         self.fields: dict[str, Any] | None = None
-        """As decoded, privateAttributes removed: what dead letters carry as ``requestUser``."""
+        """As decoded, then as :func:`outgoing_user` writes it: dead letters' ``requestUser``."""
         self.error: str | None = None
         """Why the user is invalid, with its field path; events relying on it are rejected."""
         if raw is None:
@@ -83,19 +100,20 @@ class RequestUser:
             fields = _object_decoder.decode(raw)
             if fields is None:
                 return
-            self.resolved = resolve_user(fields)
+            self.resolved = resolve_user(fields, config)
         except msgspec.ValidationError as exc:
             self.error = at_path(exc, "$.user")
             return
-        self.fields = without_private(fields)
+        self.fields = outgoing_user(fields, config.ip_anonymization)
 
 
 class UserCache:
     """The users of one request's events, each resolved once, keyed by the bytes sent."""
 
-    __slots__ = ("_resolved",)
+    __slots__ = ("_config", "_resolved")
 
-    def __init__(self) -> None:
+    def __init__(self, config: ProcessorConfig) -> None:
+        self._config = config
         self._resolved: dict[bytes, ResolvedUser | None] = {}
 
     def resolve(self, raw: msgspec.Raw) -> ResolvedUser | None:
@@ -105,5 +123,7 @@ class UserCache:
         if key in self._resolved:
             return self._resolved[key]
         fields = _object_decoder.decode(raw)
-        resolved = self._resolved[key] = None if fields is None else resolve_user(fields)
+        resolved = self._resolved[key] = (
+            None if fields is None else resolve_user(fields, self._config)
+        )
         return resolved

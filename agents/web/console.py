@@ -28,7 +28,7 @@ _MESSAGE = "Event values listed successfully."
 DEFAULT_LIMIT = 100
 
 
-class ConsoleItem(msgspec.Struct, frozen=True):
+class ConsoleItem(msgspec.Struct, frozen=True, omit_defaults=True):
     """One event as the Console API lists it (seed 004): every field a string."""
 
     timestamp: str
@@ -37,6 +37,12 @@ class ConsoleItem(msgspec.Struct, frozen=True):
     value: str
     userID: str
     metadata: dict[str, str]
+    country: str | None = None
+    """The record's ``enrichment.country``, when known; absent otherwise."""
+
+
+class _Enrichment(msgspec.Struct, frozen=True):
+    country: str | None = None
 
 
 class _RecordFields(msgspec.Struct):
@@ -46,6 +52,7 @@ class _RecordFields(msgspec.Struct):
     userID: str | None = None
     metadata: dict[str, str] = {}
     statsigMetadata: dict[str, Any] = {}
+    enrichment: _Enrichment = _Enrichment()
 
 
 _record_decoder = msgspec.json.Decoder(_RecordFields)
@@ -66,6 +73,7 @@ def _item(record: OutputRecord, source: str) -> ConsoleItem:
         value=fields.value,
         userID=fields.userID or "",
         metadata=fields.metadata,
+        country=fields.enrichment.country,
     )
 
 

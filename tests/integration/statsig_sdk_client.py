@@ -11,7 +11,9 @@ changes to point its event logging at this service. Name lookups of any host but
 refused, so the SDK's other calls to Statsig's servers (ID lists, error reports) fail at once
 instead of leaving the machine.
 
-Prints one JSON object: the status of every flush the SDK reported.
+Prints one JSON object: the status of every flush the SDK reported. ``ip`` and
+``user_agent``, when given, are set on every user, as a server relaying browsers' requests sets
+them.
 """
 
 from __future__ import annotations
@@ -123,7 +125,13 @@ def main(config: dict[str, Any]) -> dict[str, Any]:
     details = statsig.initialize(config["key"], options)
     results: dict[str, Any] = {"init_source": str(details.source), "checks": {}}
     for user_id in config["users"]:
-        user = StatsigUser(user_id, custom={"plan": "pro"}, private_attributes={"ssn": "0000"})
+        user = StatsigUser(
+            user_id,
+            ip=config.get("ip"),
+            user_agent=config.get("user_agent"),
+            custom={"plan": "pro"},
+            private_attributes={"ssn": "0000"},
+        )
         results["checks"][user_id] = {
             "gate": statsig.check_gate(user, GATE),
             "config": statsig.get_config(user, CONFIG).get("headline"),

@@ -17,8 +17,9 @@ from bench.__main__ import SECTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: Rows each end-to-end section must report, whatever else it adds.
+#: Rows each section named must report, whatever else it adds.
 REQUIRED = {
+    "core": {"web mix, enrichment on, median", "web mix, enrichment off, median"},
     "e2e": {"worker events/s", "baseline events/s", "worker/baseline", "worker output messages"},
     "latency": {"produce -> consumed, p50", "produce -> consumed, p99"},
     "memory": {"worker RSS at load start", "worker RSS at end", "worker RSS slope, whole run"},

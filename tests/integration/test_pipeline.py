@@ -96,7 +96,8 @@ def test_requests_become_typed_records_and_dead_letters(start_worker, bootstrap)
         assert record.topic == f"{prefix}events.{kind.value}"
         assert record.headers["statsig-event-type"] == kind.value.encode()
         expected_fields = RECORD_FIELDS | ({"unitID"} if kind is EventType.EXPOSURE else set())
-        assert expected_fields <= set(value) <= expected_fields | {"secondaryExposures"}
+        optional = {"secondaryExposures", "enrichment"}
+        assert expected_fields <= set(value) <= expected_fields | optional
         if value["userID"]:
             assert record.key == value["userID"].encode()
         assert value["receivedAt"] == RECEIVED_AT

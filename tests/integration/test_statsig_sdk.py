@@ -9,8 +9,11 @@ import sys
 from collections import Counter
 
 from processor import EventType, classify
+from tests.enrichment_cases import BROWSER_USER_ENRICHMENT, CHROME_WINDOWS, PUBLIC_IP
+from tests.integration import test_observability as metrics
 from tests.integration.kafka_io import read_topics
 from tests.integration.statsig_sdk_client import CONFIG, GATE, RULE
+from tests.integration.test_metrics import http_get, until
 from tests.integration.worker import REPO
 
 CLOCK_BEHIND_MS = 60_000
@@ -21,15 +24,19 @@ RECORD_FIELDS = {
     "timeUUID", "clientTimestamp", "receivedAt", "clockSkewMs", "timestampClamped",
 }  # fmt: skip
 OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]
+WEB_USER = "sdk-web"
 
 
-def run_sdk(api: str, flush_first: bool = False) -> dict:
+def run_sdk(
+    api: str, users: list[str] = USERS, flush_first: bool = False, **user_fields: str
+) -> dict:
     config = {
         "api": api,
         "key": "secret-dev-statsig-stream",
-        "users": USERS,
+        "users": users,
         "clock_offset_ms": CLOCK_BEHIND_MS,
         "flush_first": flush_first,
+        **user_fields,
     }
     completed = subprocess.run(
         [sys.executable, "-m", "tests.integration.statsig_sdk_client", json.dumps(config)],
@@ -110,3 +117,46 @@ def test_python_sdk_exposures_and_events_come_out_typed_and_skew_corrected(
         custom = by_name["add_to_cart", user]
         assert custom["value"] == "12.5"
         assert custom["metadata"] == {"sku": f"sku-{user}"}
+
+
+def test_python_sdk_user_with_a_public_ip_and_a_browser_agent_comes_out_enriched(
+    start_worker, bootstrap
+) -> None:
+    worker = start_worker(IP_ANONYMIZE="truncate")
+    prefix, url = worker.env["TOPIC_PREFIX"], worker.web_url
+    result = run_sdk(url + "/v1", [WEB_USER], ip=PUBLIC_IP, user_agent=CHROME_WINDOWS)
+    flushed = sum(flush["events"] for flush in result["flushes"])
+    assert flushed and all(flush["status"] == 202 for flush in result["flushes"])
+
+    seen = read_topics(
+        bootstrap, [prefix + s for s in OUTPUT_SUFFIXES], lambda g: len(g) >= flushed
+    )
+    ours = [r.value for r in seen if r.value.get("userID") == WEB_USER]
+    assert sorted(value["eventName"] for value in ours) == [
+        "add_to_cart",
+        "statsig::config_exposure",
+        "statsig::gate_exposure",
+    ]
+    for value in ours:
+        # The country comes from the whole ip; the ip leaves the worker truncated.
+        assert value["enrichment"] == BROWSER_USER_ENRICHMENT
+        assert value["user"] == {
+            "userID": WEB_USER,
+            "ip": "81.2.69.0",
+            "userAgent": CHROME_WINDOWS,
+            "custom": {"plan": "pro"},
+        }
+
+    def console_items() -> list[dict]:
+        _, page = http_get(f"{url}/console/v1/events/add_to_cart")
+        return [item for item in page.get("data", []) if item["userID"] == WEB_USER]
+
+    [item] = until(console_items, 30, "the Console API to list the event")
+    assert item["country"] == "GB"
+
+    # One distinct ip and agent: the first sight misses, every later lookup hits.
+    found = metrics.samples(worker)
+    for cache in ("ip", "user_agent"):
+        lookups = "statsig_stream_enrichment_cache_lookups_total"
+        assert metrics.value(found, lookups, cache=cache, result="miss") == 1, found
+        assert metrics.value(found, lookups, cache=cache, result="hit") is not None, found

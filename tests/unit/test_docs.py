@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 _READS = re.compile(
-    r"""(?:_int|_float|_str|_bool|os\.environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:_int|_float|_str|_bool|_choice|os\.environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 
 
