@@ -23,7 +23,7 @@ import faust
 from faust.types import EventT
 
 from agents.app import app, settings
-from agents.batches import events_by_partition
+from agents.batches import events_by_partition, writing_as
 from processor import ProcessedRequest
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,11 @@ def remember(
     grouped = events_by_partition(events)
     expired = _expired(now_ms, set(grouped))
     for partition, taken in grouped.items():
-        # Faust writes a table change to the changelog partition of the stream's current event.
-        stream._set_current_event(taken[-1])  # type: ignore[attr-defined]
-        for event in taken:
-            delivered_requests[identities[id(event)]] = _ENTRY.pack(now_ms, partition)
-        for identity in expired.get(partition, ()):
-            del delivered_requests[identity]
+        with writing_as(stream, taken[-1]):
+            for event in taken:
+                delivered_requests[identities[id(event)]] = _ENTRY.pack(now_ms, partition)
+            for identity in expired.get(partition, ()):
+                del delivered_requests[identity]
 
 
 def _expired(now_ms: int, partitions: set[int]) -> dict[int, list[bytes]]:

@@ -38,9 +38,11 @@ window closed just before a crash may be sent again with the same values.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import faust
@@ -48,7 +50,7 @@ import msgspec
 from faust.types import TableT
 
 from agents.app import app, checkpoint, settings
-from agents.batches import events_by_partition
+from agents.batches import events_by_partition, writing_as
 from agents.kafka.delivery import Outgoing, deliver
 from agents.topics import metric_partials, metric_windows
 from agents.web.console import ConsoleItem, recent_items, remember
@@ -209,7 +211,12 @@ def _window_outgoing(metric: Metric, key: MetricKey, start: int, held: bytes) ->
     return Outgoing(_WINDOWS_TOPIC, _encode_json([metric.value, *key]), _encode_json(record), [])
 
 
-async def close_due_windows(partition: int, now_ms: int) -> int:
+Writing = Callable[[], AbstractContextManager[None]]
+"""Makes one of the partition's events the stream's current one for a block of table writes
+that does not await (``agents.batches.writing_as``)."""
+
+
+async def close_due_windows(partition: int, now_ms: int, writing: Writing) -> int:
     """Send the final values of the partition's windows that closed since the last tick, then
     record the new boundary and forget windows past retention. Returns the records sent."""
     boundary = POLICY.open_from(now_ms)
@@ -218,25 +225,27 @@ async def close_due_windows(partition: int, now_ms: int) -> int:
         return 0
     owners: dict[MetricKey, int] = {}
     closing: list[Outgoing] = []
-    for metric, table in tables.items():
-        for table_key in list(table.keys()):
-            start, *parts = table_key
-            key = tuple(parts)
-            owner = owners.get(key)
-            if owner is None:
-                owner = owners[key] = key_partition(key, PARTITIONS)
-            if owner != partition:
-                continue
-            if start < boundary and (closed_before is None or start >= closed_before):
-                closing.append(_window_outgoing(metric, key, start, table[table_key]))
-            if POLICY.expired(start, now_ms):
-                del table[table_key]
+    with writing():
+        for metric, table in tables.items():
+            for table_key in list(table.keys()):
+                start, *parts = table_key
+                key = tuple(parts)
+                owner = owners.get(key)
+                if owner is None:
+                    owner = owners[key] = key_partition(key, PARTITIONS)
+                if owner != partition:
+                    continue
+                if start < boundary and (closed_before is None or start >= closed_before):
+                    closing.append(_window_outgoing(metric, key, start, table[table_key]))
+                if POLICY.expired(start, now_ms):
+                    del table[table_key]
     await deliver(app.producer, closing, settings.send_retries)
-    closed_windows[partition] = boundary
+    with writing():
+        closed_windows[partition] = boundary
     return len(closing)
 
 
-async def merge_messages(partition: int, values: Sequence[bytes]) -> None:
+async def merge_messages(partition: int, values: Sequence[bytes], writing: Writing) -> None:
     """Merge one partition's partials messages, in order, into the tables: partials are held
     in memory and written at each tick, before it closes windows, and at the end."""
     pending = Pending()
@@ -247,11 +256,13 @@ async def merge_messages(partition: int, values: Sequence[bytes]) -> None:
             log.warning("skipping an unreadable %s message: %r", _PARTIALS_TOPIC, exc)
             continue
         if isinstance(message, Tick):
-            pending.write()
-            await close_due_windows(partition, _now_ms())
+            with writing():
+                pending.write()
+            await close_due_windows(partition, _now_ms(), writing)
         else:
             pending.add(partition, message, _now_ms())
-    pending.write()
+    with writing():
+        pending.write()
 
 
 @app.agent(metric_partials)
@@ -261,11 +272,9 @@ async def merge_partials(stream: faust.StreamT[bytes]) -> None:
     changelog writes the producer flushes before any commit)."""
     async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
         for partition, taken in events_by_partition(events).items():
-            # Faust sends a table change to the changelog partition of the stream's current
-            # event, and a batch may hold several partitions: make it one of this partition's.
-            stream._set_current_event(taken[-1])  # type: ignore[attr-defined]
             try:
-                await merge_messages(partition, [event.value for event in taken])
+                writing = functools.partial(writing_as, stream, taken[-1])
+                await merge_messages(partition, [event.value for event in taken], writing)
                 checkpoint.delivered((event.message.tp, event.message.offset) for event in taken)
             except Exception as exc:
                 # As in the ingest agent: stop uncommitted rather than skip past lost output.
