@@ -6,11 +6,15 @@ import faust
 
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
-from agents.settings import Settings
+from agents.kafka.transactions import CommitBarrier
+from agents.settings import ProcessingGuarantee, Settings
 
 settings = Settings.from_env()
 #: What the agents delivered: the only source of the offsets the worker commits.
 checkpoint = Checkpoint()
+EXACTLY_ONCE = settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
+#: Exactly once: commits wait for the batches being delivered (agents.kafka.transactions).
+barrier = CommitBarrier()
 
 app = faust.App(
     settings.app_id,
@@ -26,9 +30,9 @@ app = faust.App(
     web_application_options={"handler_args": {"auto_decompress": False}},
     key_serializer="raw",
     value_serializer="raw",
-    # The embedded broker rejects idempotent producers; at-least-once plus deterministic
-    # timeUUIDs is the guarantee on every broker (see the README's Reliability section).
-    processing_guarantee="at_least_once",
+    # The embedded broker rejects idempotent and transactional producers: exactly once is for
+    # Apache Kafka (the settings refuse it without KAFKA_BROKER).
+    processing_guarantee=settings.processing_guarantee.value,
     producer_linger_ms=5,
     producer_max_batch_size=1024 * 1024,
     broker_commit_every=10_000,
@@ -38,7 +42,7 @@ app = faust.App(
 )
 
 # Registration: each module declares its part of the app at import.
-library_fixes.install(app, checkpoint, settings.fetch_max_wait_ms)
+library_fixes.install(app, checkpoint, barrier, settings.fetch_max_wait_ms)
 
 from agents import commands, ingest, metrics, observability  # noqa: E402, F401
 from agents.web import console, ingress, metrics_views, status  # noqa: E402, F401

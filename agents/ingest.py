@@ -1,16 +1,20 @@
-"""The ingest agent: raw requests in, per-type records and dead letters out, at least once."""
+"""The ingest agent: raw requests in, per-type records and dead letters out, at least once
+(or exactly once, ``PROCESSING_GUARANTEE``)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import faust
+from faust.types import EventT
 
-from agents.app import app, checkpoint, settings
+from agents.app import EXACTLY_ONCE, app, barrier, checkpoint, settings
+from agents.batches import events_by_partition
 from agents.dedup import WINDOW_MS, first_deliveries, remember
 from agents.kafka.delivery import Outgoing, deliver
+from agents.kafka.transactions import transactional_id
 from agents.metrics import partial_messages
 from agents.observability import observe_batch
 from agents.topics import dead_letters, declare_output_topics, events_by_type, raw_events
@@ -57,41 +61,56 @@ def outgoing(results: Iterable[ProcessedRequest]) -> list[Outgoing]:
     return messages
 
 
+async def deliver_batch(
+    stream: faust.StreamT[bytes], events: Sequence[EventT], transaction: str | None
+) -> None:
+    """Process raw messages, deliver what they make (in ``transaction``, exactly once), then
+    remember their identities and book them delivered: only now may their offsets be
+    committed. A repeat of a request delivered within the dedup window emits nothing."""
+    taken_at = time.monotonic()
+    results = [process_message(event.message) for event in events]
+    now_ms = int(time.time() * 1000)
+    firsts = first_deliveries(events, results, now_ms) if WINDOW_MS else None
+    emitted = [
+        (event, result)
+        for index, (event, result) in enumerate(zip(events, results, strict=True))
+        if firsts is None or firsts[index]
+    ]
+    emitted_results = [result for _, result in emitted]
+    metrics = partial_messages([(event.message.headers or (), result) for event, result in emitted])
+    await deliver(
+        app.producer, outgoing(emitted_results) + metrics, settings.send_retries, transaction
+    )
+    if WINDOW_MS:
+        remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
+    checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
+    observe_batch(
+        [event.message for event, _ in emitted],
+        emitted_results,
+        taken_at,
+        repeats=len(events) - len(emitted),
+    )
+
+
 @app.agent(raw_events)
 async def ingest(stream: faust.StreamT[bytes]) -> None:
-    """Take raw messages in batches; a batch counts as delivered (its offsets may be committed)
-    only once the broker acknowledged all of its output. A repeat of a request delivered within
-    the dedup window emits nothing."""
+    """Take raw messages in batches and deliver them, at least once; exactly once, each raw
+    partition's part of a batch in that partition's transaction."""
     await declare_output_topics()
     if settings.processor.enrich:
         load_lookup_data()
     async for events in stream.take_events(
         settings.ingest_batch_size, within=settings.ingest_batch_seconds
     ):
-        taken_at = time.monotonic()
         try:
-            results = [process_message(event.message) for event in events]
-            now_ms = int(time.time() * 1000)
-            firsts = first_deliveries(events, results, now_ms) if WINDOW_MS else None
-            emitted = [
-                (event, result)
-                for index, (event, result) in enumerate(zip(events, results, strict=True))
-                if firsts is None or firsts[index]
-            ]
-            emitted_results = [result for _, result in emitted]
-            metrics = partial_messages(
-                [(event.message.headers or (), result) for event, result in emitted]
-            )
-            await deliver(app.producer, outgoing(emitted_results) + metrics, settings.send_retries)
-            if WINDOW_MS:
-                remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
-            checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
-            observe_batch(
-                [event.message for event, _ in emitted],
-                emitted_results,
-                taken_at,
-                repeats=len(events) - len(emitted),
-            )
+            if not EXACTLY_ONCE:
+                async with barrier.delivering():
+                    await deliver_batch(stream, events, None)
+                continue
+            for taken in events_by_partition(events).values():
+                async with barrier.delivering():
+                    tid = transactional_id(app, taken[0].message.tp)
+                    await deliver_batch(stream, taken, tid)
         except Exception as exc:
             # Restarting only this agent could let Faust commit past the lost batch: stop the
             # worker instead, uncommitted, so the batch is read again on restart.

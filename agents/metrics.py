@@ -49,9 +49,10 @@ import faust
 import msgspec
 from faust.types import TableT
 
-from agents.app import app, checkpoint, settings
+from agents.app import EXACTLY_ONCE, app, barrier, checkpoint, settings
 from agents.batches import events_by_partition, writing_as
 from agents.kafka.delivery import Outgoing, deliver
+from agents.kafka.transactions import transactional_id
 from agents.topics import metric_partials, metric_windows
 from agents.web.console import ConsoleItem, recent_items, remember
 from agents.web.routing import owned_partitions
@@ -216,7 +217,9 @@ Writing = Callable[[], AbstractContextManager[None]]
 that does not await (``agents.batches.writing_as``)."""
 
 
-async def close_due_windows(partition: int, now_ms: int, writing: Writing) -> int:
+async def close_due_windows(
+    partition: int, now_ms: int, writing: Writing, transaction: str | None = None
+) -> int:
     """Send the final values of the partition's windows that closed since the last tick, then
     record the new boundary and forget windows past retention. Returns the records sent."""
     boundary = POLICY.open_from(now_ms)
@@ -239,13 +242,15 @@ async def close_due_windows(partition: int, now_ms: int, writing: Writing) -> in
                     closing.append(_window_outgoing(metric, key, start, table[table_key]))
                 if POLICY.expired(start, now_ms):
                     del table[table_key]
-    await deliver(app.producer, closing, settings.send_retries)
+    await deliver(app.producer, closing, settings.send_retries, transaction)
     with writing():
         closed_windows[partition] = boundary
     return len(closing)
 
 
-async def merge_messages(partition: int, values: Sequence[bytes], writing: Writing) -> None:
+async def merge_messages(
+    partition: int, values: Sequence[bytes], writing: Writing, transaction: str | None = None
+) -> None:
     """Merge one partition's partials messages, in order, into the tables: partials are held
     in memory and written at each tick, before it closes windows, and at the end."""
     pending = Pending()
@@ -258,7 +263,7 @@ async def merge_messages(partition: int, values: Sequence[bytes], writing: Writi
         if isinstance(message, Tick):
             with writing():
                 pending.write()
-            await close_due_windows(partition, _now_ms(), writing)
+            await close_due_windows(partition, _now_ms(), writing, transaction)
         else:
             pending.add(partition, message, _now_ms())
     with writing():
@@ -272,10 +277,16 @@ async def merge_partials(stream: faust.StreamT[bytes]) -> None:
     changelog writes the producer flushes before any commit)."""
     async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
         for partition, taken in events_by_partition(events).items():
+            tp = taken[0].message.tp
+            transaction = transactional_id(app, tp) if EXACTLY_ONCE else None
             try:
-                writing = functools.partial(writing_as, stream, taken[-1])
-                await merge_messages(partition, [event.value for event in taken], writing)
-                checkpoint.delivered((event.message.tp, event.message.offset) for event in taken)
+                async with barrier.delivering():
+                    writing = functools.partial(writing_as, stream, taken[-1])
+                    values = [event.value for event in taken]
+                    await merge_messages(partition, values, writing, transaction)
+                    checkpoint.delivered(
+                        (event.message.tp, event.message.offset) for event in taken
+                    )
             except Exception as exc:
                 # As in the ingest agent: stop uncommitted rather than skip past lost output.
                 log.critical("metrics message failed; stopping the worker uncommitted: %r", exc)

@@ -22,6 +22,13 @@ class SettingError(ValueError):
     """A setting whose value the worker refuses: it does not start."""
 
 
+class ProcessingGuarantee(StrEnum):
+    """PROCESSING_GUARANTEE (DESIGN §6b)."""
+
+    AT_LEAST_ONCE = "at_least_once"
+    EXACTLY_ONCE = "exactly_once"
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return default if raw in (None, "") else int(raw)
@@ -54,6 +61,19 @@ def _choice(name: str, choices: type[Choice], default: Choice) -> Choice:
     except ValueError:
         allowed = ", ".join(choice.value for choice in choices)
         raise SettingError(f"{name} must be one of {allowed}, not {os.environ[name]!r}") from None
+
+
+def _guarantee(broker_configured: bool) -> ProcessingGuarantee:
+    guarantee = _choice(
+        "PROCESSING_GUARANTEE", ProcessingGuarantee, ProcessingGuarantee.AT_LEAST_ONCE
+    )
+    if guarantee is ProcessingGuarantee.EXACTLY_ONCE and not broker_configured:
+        raise SettingError(
+            "PROCESSING_GUARANTEE=exactly_once needs a broker with transactions, such as Apache "
+            "Kafka; the embedded broker refuses transactional producers. Set KAFKA_BROKER "
+            "(`make kafka` starts a local Apache Kafka), or use at_least_once."
+        )
+    return guarantee
 
 
 @dataclass(frozen=True)
@@ -104,6 +124,8 @@ class Settings:
     """FETCH_MAX_WAIT_MS: longest the broker holds a fetch that has no records to return yet."""
     dedup_window_ms: int
     """DEDUP_WINDOW_SECONDS: a request delivered this recently is not emitted again (0: off)."""
+    processing_guarantee: ProcessingGuarantee
+    """PROCESSING_GUARANTEE: at_least_once, or exactly_once (transactions: Apache Kafka only)."""
     processor: ProcessorConfig
     """MAX_BODY_BYTES, FUTURE_TOLERANCE_MS, MAX_CLOCK_SKEW_MS, CLOCK_SKEW_GRANULARITY_MS,
     DEAD_LETTER_MAX_ORIGINAL_BYTES, ENRICH (records carry an ``enrichment``), IP_ANONYMIZE
@@ -148,6 +170,7 @@ class Settings:
             send_retries=_int("SEND_RETRIES", 8),
             fetch_max_wait_ms=_int("FETCH_MAX_WAIT_MS", 1500),
             dedup_window_ms=round(_float("DEDUP_WINDOW_SECONDS", 300.0) * 1000),
+            processing_guarantee=_guarantee(bool(broker)),
             processor=ProcessorConfig(
                 max_body_bytes=_int("MAX_BODY_BYTES", defaults.max_body_bytes),
                 future_tolerance_ms=_int("FUTURE_TOLERANCE_MS", defaults.future_tolerance_ms),

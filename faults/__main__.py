@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -104,11 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="less traffic per run")
     parser.add_argument("--broker", default="embedded", help="embedded (default)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="(repeatable) a worker setting for every run, unless the scenario sets it",
+    )
     args = parser.parse_args(argv)
+    for setting in args.env:
+        name, _, value = setting.partition("=")
+        os.environ[name] = value
     names = args.scenario or [name for name, s in SCENARIOS.items() if not s.needs_cluster]
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     size = QUICK if args.quick else FULL
-    print(f"fault runs: {args.runs} x {names} on the {args.broker} broker; logs in {out}")
+    settings = f" with {' '.join(args.env)}" if args.env else ""
+    print(f"fault runs: {args.runs} x {names} on the {args.broker} broker{settings}; logs in {out}")
     results = {
         name: run_scenario(SCENARIOS[name], args.runs, size, args.broker, out) for name in names
     }

@@ -193,8 +193,26 @@ async def _send_all(producer: ProducerT, messages: Sequence[Outgoing]) -> list[O
     return await _send_batched(aio, messages)
 
 
-async def deliver(producer: ProducerT, messages: Sequence[Outgoing], retries: int) -> None:
-    """Return only once the broker has acknowledged every message; raise after ``retries``."""
+async def deliver(
+    producer: ProducerT,
+    messages: Sequence[Outgoing],
+    retries: int,
+    transactional_id: str | None = None,
+) -> None:
+    """Return only once the broker has acknowledged every message; raise after ``retries``.
+
+    With ``transactional_id`` (exactly once) the messages go into that open transaction of
+    Faust's, and a failure is not retried: a message sent again would be a second copy in the
+    same transaction, so the worker stops and the transaction aborts instead.
+    """
+    if transactional_id is not None:
+        transaction = getattr(producer, "_transaction_producers", {}).get(transactional_id)
+        if transaction is None:
+            raise DeliveryFailed(f"no open transaction {transactional_id} on this worker")
+        failed = await _send_batched(transaction, messages)
+        if failed:
+            raise DeliveryFailed(f"{len(failed)} messages not acknowledged in {transactional_id}")
+        return
     pending = messages
     for attempt in range(retries + 1):
         pending = await _send_all(producer, pending)

@@ -44,6 +44,13 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    ``earliest`` reset.
 7. **The fetch wait is a setting** (``FETCH_MAX_WAIT_MS``): Faust builds its consumer with
    aiokafka's fixed 1.5 s and no way to change it.
+8. **Exactly once: a commit happens between batches, after the producer buffer is flushed**
+   (no upstream issue found). In transactional mode Faust commits each partition's transaction
+   whenever its commit timer fires: a batch half sent would be committed without its offsets,
+   and table changelog writes still in Faust's producer buffer would land in the next
+   transaction (Faust flushes that buffer before a commit only outside transactions). The
+   commit waits at the :class:`~agents.kafka.transactions.CommitBarrier` for the batches in
+   flight, flushes the buffer, then computes and commits the offsets.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP, AppT, Message
 
 from agents.kafka.checkpoint import Checkpoint
+from agents.kafka.transactions import CommitBarrier
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +81,12 @@ STALL_SECONDS = 30.0
 _STALL_CHECK_SECONDS = 5.0
 
 _checkpoint = Checkpoint()
+_barrier = CommitBarrier()
 _fetch_max_wait_ms = 1500
 
 _faust_new_offset = FaustConsumer._new_offset
 _faust_tps_with_pending_acks = FaustConsumer._filter_tps_with_pending_acks
+_faust_force_commit = FaustConsumer.force_commit
 _faust_wait_next_records = FaustConsumer._wait_next_records
 _faust_getmany = FaustConsumer.getmany
 _faust_fetch_records = AIOKafkaConsumerThread._fetch_records
@@ -289,14 +299,32 @@ def _create_worker_consumer(
     return consumer
 
 
-def install(app: AppT, checkpoint: Checkpoint, fetch_max_wait_ms: int) -> None:
-    """Apply every fix above, for ``app`` and the ``checkpoint`` its agents report to."""
-    global _checkpoint, _fetch_max_wait_ms
+# 8. Exactly once: a commit happens between batches, after the producer buffer is flushed.
+
+
+async def _force_commit(
+    self: FaustConsumer, topics: Any = None, start_new_transaction: bool = True
+) -> bool:
+    if not self.in_transaction:
+        return await _faust_force_commit(self, topics, start_new_transaction)
+    async with _barrier.committing():
+        await self.app.producer.buffer.flush()
+        return await _faust_force_commit(self, topics, start_new_transaction)
+
+
+def install(
+    app: AppT, checkpoint: Checkpoint, barrier: CommitBarrier, fetch_max_wait_ms: int
+) -> None:
+    """Apply every fix above, for ``app``, the ``checkpoint`` its agents report to and the
+    ``barrier`` they deliver behind."""
+    global _checkpoint, _barrier, _fetch_max_wait_ms
     check_versions()
     _checkpoint = checkpoint
+    _barrier = barrier
     _fetch_max_wait_ms = fetch_max_wait_ms
     FaustConsumer._new_offset = _new_offset  # type: ignore[method-assign]
     FaustConsumer._filter_tps_with_pending_acks = _tps_with_pending_acks  # type: ignore[method-assign]
+    FaustConsumer.force_commit = _force_commit  # type: ignore[method-assign]
     FaustConsumer._wait_next_records = _wait_next_records  # type: ignore[method-assign]
     FaustConsumer.getmany = _getmany  # type: ignore[method-assign, assignment]
     AIOKafkaConsumerThread._fetch_records = _fetch_records  # type: ignore[method-assign]

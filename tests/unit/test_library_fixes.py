@@ -21,6 +21,7 @@ from faust.types import TP, Message
 from agents.app import app, checkpoint
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
+from agents.kafka.transactions import CommitBarrier
 
 _names = iter(range(1_000_000))
 
@@ -285,7 +286,7 @@ def test_the_worker_refuses_library_versions_the_fixes_were_not_checked_against(
     library_fixes.check_versions()  # the installed ones pass
     monkeypatch.setattr(library_fixes.importlib.metadata, "version", lambda name: "0.16.0")
     with pytest.raises(library_fixes.UncheckedVersion, match=r"faust-streaming 0\.16\.0"):
-        library_fixes.install(app, Checkpoint(), 1500)
+        library_fixes.install(app, Checkpoint(), CommitBarrier(), 1500)
 
 
 # The loss itself, on Faust's own consume loop (Consumer._drain_messages): committed offset 62;
