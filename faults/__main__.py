@@ -15,25 +15,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from faults.brokers import KINDS, broker
 from faults.scenarios import FULL, QUICK, SCENARIOS, Run, Scenario, Size
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _WARNINGS = ("would commit", "never delivered", "stopping the worker", "Traceback")
-
-
-@contextmanager
-def _broker(kind: str, work: Path) -> Iterator[str]:
-    """A broker of the run's own; yields its bootstrap (host:port)."""
-    if kind != "embedded":
-        raise SystemExit(f"unknown broker {kind!r}")
-    with EmbeddedBroker(port=free_port(), log_path=work / "broker.log") as broker:
-        yield broker.bootstrap
 
 
 def _evidence(run: Run) -> list[str]:
@@ -46,16 +35,16 @@ def _evidence(run: Run) -> list[str]:
     return lines
 
 
-def run_scenario(scenario: Scenario, runs: int, size: Size, broker: str, out: Path) -> list[Run]:
+def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path) -> list[Run]:
     done: list[Run] = []
     for index in range(runs):
         work = out / f"{scenario.name}-{index + 1}"
         work.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        with _broker(broker, work) as bootstrap:
-            run = scenario.run(bootstrap, work, size, 1000 + index)
+        with broker(kind, work) as handle:
+            run = scenario.run(handle, work, size, 1000 + index)
         outcome = run.outcome
-        verdict = "ok" if outcome.ok else "FAILED"
+        verdict = "ok" if run.ok else "FAILED"
         print(
             f"{scenario.name} run {index + 1}/{runs}: {verdict}; expected {outcome.expected}, "
             f"lost {outcome.lost} (raw messages the broker lost: {outcome.raw_lost}), "
@@ -63,7 +52,11 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, broker: str, out: Pa
             f"(inexact {outcome.inexact_duplicates}), {time.monotonic() - started:.0f} s",
             flush=True,
         )
-        if not outcome.ok:
+        if run.worker_exited:
+            print("  the worker did not go on through the fault", flush=True)
+        for note in run.notes:
+            print(f"  {note}", flush=True)
+        if not run.ok:
             print("\n".join(_evidence(run)), flush=True)
         (work / "outcome.json").write_text(json.dumps(asdict(outcome), indent=1))
         done.append(run)
@@ -85,7 +78,7 @@ def _table(results: dict[str, list[Run]]) -> str:
                 f"{sum(o.raw_lost for o in outcomes):,}",
                 f"{sum(o.duplicates for o in outcomes):,}",
                 f"{sum(o.inexact_duplicates for o in outcomes):,}",
-                str(sum(not o.ok for o in outcomes)),
+                str(sum(not run.ok for run in runs)),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -104,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario", action="append", choices=sorted(SCENARIOS), help="(repeatable) default: all"
     )
     parser.add_argument("--quick", action="store_true", help="less traffic per run")
-    parser.add_argument("--broker", default="embedded", help="embedded (default)")
+    parser.add_argument(
+        "--broker",
+        default="embedded",
+        choices=KINDS,
+        help="embedded (default), kafka (one Apache Kafka node) or cluster (three)",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -116,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.env:
         name, _, value = setting.partition("=")
         os.environ[name] = value
-    names = args.scenario or [name for name, s in SCENARIOS.items() if not s.needs_cluster]
+    cluster = args.broker == "cluster"
+    names = args.scenario or [name for name, s in SCENARIOS.items() if s.needs_cluster == cluster]
+    if not cluster and any(SCENARIOS[name].needs_cluster for name in names):
+        raise SystemExit("those scenarios fault brokers: run them with --broker cluster")
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     size = QUICK if args.quick else FULL
     settings = f" with {' '.join(args.env)}" if args.env else ""
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(results)
     print("\n" + table)
     (out / "table.txt").write_text(table + "\n")
-    return 0 if all(run.outcome.ok for runs in results.values() for run in runs) else 1
+    return 0 if all(run.ok for runs in results.values() for run in runs) else 1
 
 
 if __name__ == "__main__":

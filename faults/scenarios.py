@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +15,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.worker import WORKER, AppProcess, app_env
-from faults.ledger import RAW_SUFFIX, Outcome, settle
+from faults.brokers import Broker
+from faults.http_load import HttpLoad
+from faults.ledger import RAW_SUFFIX, Outcome, output_topics, settle
 from faults.load import SteadyProducer, busy_cpu
 from processor.samples import sample_requests
 
@@ -43,22 +47,31 @@ class Run:
     outcome: Outcome
     logs: list[Path]
     faults: int
+    worker_exited: bool = False
+    """A scenario whose worker must go on through the fault found it exited."""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok and not self.worker_exited
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
     describe: str
-    run: Callable[[str, Path, Size, int], Run]
-    """(bootstrap, work dir, size, seed) -> the run."""
+    run: Callable[[Broker, Path, Size, int], Run]
+    """(broker, work dir, size, seed) -> the run."""
     needs_cluster: bool = False
 
 
 @contextmanager
-def workers(bootstrap: str, work: Path, count: int, **overrides: str) -> Iterator[list[AppProcess]]:
+def workers(broker: Broker, work: Path, count: int, **overrides: str) -> Iterator[list[AppProcess]]:
     """``count`` real workers in one consumer group, ready; stopped (by pid) on exit."""
-    env = app_env(bootstrap, work / "data", **overrides)
+    env = app_env(
+        broker.bootstrap, work / "data", KAFKA_BROKER=broker.url, **broker.worker_settings
+    )
+    env.update(overrides)
     with ExitStack() as stack:
         started: list[AppProcess] = []
         for index in range(count):
@@ -132,24 +145,103 @@ def worker_kill(
 ) -> Callable[[str, Path, Size, int], Run]:
     """One worker, kill -9 three times under load, restarted at once each time."""
 
-    def run(bootstrap: str, work: Path, size: Size, seed: int) -> Run:
-        with busy_cpu(busy), workers(bootstrap, work, 1, **overrides) as group:
+    def run(broker: Broker, work: Path, size: Size, seed: int) -> Run:
+        with busy_cpu(busy), workers(broker, work, 1, **overrides) as group:
             outcome = _kill_and_restart(
-                bootstrap, group, size, seed, kills=3, downtime=0.0, after_commit=after_commit
+                broker.bootstrap,
+                group,
+                size,
+                seed,
+                kills=3,
+                downtime=0.0,
+                after_commit=after_commit,
             )
             return Run(outcome, [worker.log_path for worker in group], faults=3)
 
     return run
 
 
-def worker_rejoin(bootstrap: str, work: Path, size: Size, seed: int) -> Run:
+def worker_rejoin(broker: Broker, work: Path, size: Size, seed: int) -> Run:
     """Two workers; one killed and kept down past the session timeout, so the other takes its
     partitions over; then it comes back and takes some again."""
-    with workers(bootstrap, work, 2) as group:
+    with workers(broker, work, 2) as group:
         env = group[0].env
         downtime = float(env["BROKER_SESSION_TIMEOUT"]) + float(env["BROKER_REBALANCE_TIMEOUT"]) + 2
-        outcome = _kill_and_restart(bootstrap, group[::-1], size, seed, kills=1, downtime=downtime)
+        outcome = _kill_and_restart(
+            broker.bootstrap, group[::-1], size, seed, kills=1, downtime=downtime
+        )
         return Run(outcome, [worker.log_path for worker in group], faults=1)
+
+
+def busiest_node(broker: Broker, prefix: str) -> int:
+    """The node that leads the most partitions of the run's raw and output topics."""
+    leads: Counter[int] = Counter()
+    for topic in [prefix + RAW_SUFFIX, *output_topics(prefix)]:
+        leads.update(leader for leader in broker.cluster.leaders(topic).values() if leader >= 0)
+    return leads.most_common(1)[0][0]
+
+
+def _kill_broker(broker: Broker, node: int, session_timeout: float) -> None:
+    """kill -9 the node, keep it down a few seconds, start it again on its storage."""
+    broker.cluster.kill(node)
+    time.sleep(5.0)
+    broker.cluster.restart(node)
+
+
+def _pause_broker(broker: Broker, node: int, session_timeout: float) -> None:
+    """SIGSTOP the node for longer than the consumer's session timeout, then SIGCONT."""
+    broker.cluster.pause(node)
+    time.sleep(session_timeout + 4.0)
+    broker.cluster.resume(node)
+    broker.cluster.wait_ready()
+
+
+BrokerFault = Callable[[Broker, int, float], None]
+
+
+def broker_fault(fault: BrokerFault) -> Callable[[Broker, Path, Size, int], Run]:
+    """One worker under steady load; the node leading most of its partitions is faulted once;
+    the worker must go on without a restart."""
+
+    def run(broker: Broker, work: Path, size: Size, seed: int) -> Run:
+        with workers(broker, work, 1) as group:
+            worker = group[0]
+            bodies = _bodies(size, seed)
+            raw = worker.prefix + RAW_SUFFIX
+            seconds = 3 * size.produce_seconds
+            producer = SteadyProducer(broker.bootstrap, raw, bodies, seconds).start()
+            time.sleep(size.kill_window[0] + 1.0)
+            timeout = float(worker.env["BROKER_SESSION_TIMEOUT"])
+            fault(broker, busiest_node(broker, worker.prefix), timeout)
+            producer.join(timeout=240)
+            outcome = settle(broker.bootstrap, worker.prefix, bodies)
+            exited = worker.process is None or worker.process.poll() is not None
+            return Run(outcome, [worker.log_path], faults=1, worker_exited=exited)
+
+    return run
+
+
+def http_broker_kill(broker: Broker, work: Path, size: Size, seed: int) -> Run:
+    """SDK-like clients post to the Events API while the busiest node is killed and restarted:
+    every request answered 202 must come out; those answered 503 are retried and counted."""
+    with workers(broker, work, 1) as group:
+        worker = group[0]
+        bodies = [gzip.compress(body) for body in _bodies(size, seed)]
+        url = worker.web_url + "/v1/log_event"
+        load = HttpLoad(url, bodies, seconds=3 * size.produce_seconds).start()
+        time.sleep(size.kill_window[0] + 1.0)
+        _kill_broker(broker, busiest_node(broker, worker.prefix), 0.0)
+        posted = load.join(timeout=300)
+        outcome = settle(broker.bootstrap, worker.prefix, posted.accepted)
+        exited = worker.process is None or worker.process.poll() is not None
+        run = Run(outcome, [worker.log_path], faults=1, worker_exited=exited)
+        run.notes = [
+            f"HTTP: {len(posted.accepted)} requests answered 202, {posted.unavailable} answers "
+            f"503 and {posted.broken} broken connections retried, {posted.given_up} given up"
+        ]
+        if posted.given_up:
+            run.worker_exited = True  # the service stayed unavailable: a failed run
+        return run
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -184,6 +276,24 @@ SCENARIOS: dict[str, Scenario] = {
             "worker-rejoin",
             "two workers, one killed and back after the session timeout",
             worker_rejoin,
+        ),
+        Scenario(
+            "broker-leader-kill",
+            "three brokers; kill -9 the one leading most partitions under load, then restart it",
+            broker_fault(_kill_broker),
+            needs_cluster=True,
+        ),
+        Scenario(
+            "broker-pause",
+            "three brokers; SIGSTOP the busiest one past the session timeout, then SIGCONT",
+            broker_fault(_pause_broker),
+            needs_cluster=True,
+        ),
+        Scenario(
+            "http-broker-kill",
+            "HTTP ingress under load while the busiest of three brokers dies and comes back",
+            http_broker_kill,
+            needs_cluster=True,
         ),
     )
 }

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from faults.brokers import Broker
 from faults.scenarios import FULL, SCENARIOS, Run
 
 pytestmark = pytest.mark.slow
 
 
 def run_scenario(name: str, bootstrap: str, work: Path) -> Run:
-    run = SCENARIOS[name].run(bootstrap, work, FULL, 20261126)
+    run = SCENARIOS[name].run(Broker(bootstrap), work, FULL, 20261126)
     outcome = run.outcome
     print(
         f"\n{name}: expected {outcome.expected}, received {outcome.received}, lost {outcome.lost}"
