@@ -48,8 +48,9 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path
         print(
             f"{scenario.name} run {index + 1}/{runs}: {verdict}; expected {outcome.expected}, "
             f"lost {outcome.lost} (raw messages the broker lost: {outcome.raw_lost}), "
-            f"duplicates {outcome.duplicates} "
-            f"(inexact {outcome.inexact_duplicates}), {time.monotonic() - started:.0f} s",
+            f"duplicates {outcome.duplicates} (inexact {outcome.inexact_duplicates}); tables "
+            f"short {outcome.counted_short}, over {outcome.counted_twice}; "
+            f"{time.monotonic() - started:.0f} s",
             flush=True,
         )
         if run.worker_exited:
@@ -65,7 +66,18 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path
 
 def _table(results: dict[str, list[Run]]) -> str:
     rows = [
-        ("scenario", "runs", "events sent", "lost", "raw lost", "duplicates", "inexact", "failed")
+        (
+            "scenario",
+            "runs",
+            "events sent",
+            "lost",
+            "raw lost",
+            "duplicates",
+            "inexact",
+            "counted short",
+            "counted twice",
+            "failed",
+        )
     ]
     for name, runs in results.items():
         outcomes = [run.outcome for run in runs]
@@ -78,6 +90,8 @@ def _table(results: dict[str, list[Run]]) -> str:
                 f"{sum(o.raw_lost for o in outcomes):,}",
                 f"{sum(o.duplicates for o in outcomes):,}",
                 f"{sum(o.inexact_duplicates for o in outcomes):,}",
+                f"{sum(o.counted_short for o in outcomes):,}",
+                f"{sum(o.counted_twice for o in outcomes):,}",
                 str(sum(not run.ok for run in runs)),
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,10 +44,15 @@ class Outcome:
     """(raw partition, raw offset, outputs missing) of each raw message not fully delivered."""
     raw_lost: int = 0
     """Requests acknowledged by the broker on the raw topic that it no longer holds."""
+    counted_short: int = 0
+    """Events the metric tables' counts are short of (event_counts, all windows): must be 0."""
+    counted_twice: int = 0
+    """Events the tables count more than once: repeats (at least once), never exactly once."""
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.inexact_duplicates == 0 and self.raw_lost == 0
+        lost = self.lost or self.raw_lost or self.counted_short
+        return not lost and self.inexact_duplicates == 0
 
 
 def _identity(topic: str, value: bytes) -> tuple[str, str]:
@@ -59,10 +65,14 @@ def _identity(topic: str, value: bytes) -> tuple[str, str]:
     return ("record", orjson.loads(value)["timeUUID"])
 
 
-def expected_outputs(raw: Iterable[Record]) -> dict[tuple[str, str], tuple[int, int]]:
-    """Every output a worker makes of these raw messages -> its raw (partition, offset)."""
+Expected = dict[tuple[str, str], tuple[int, int, str | None]]
+"""An output's identity -> its raw (partition, offset) and, for a record, its event name."""
+
+
+def expected_outputs(raw: Iterable[Record]) -> Expected:
+    """Every output a worker makes of these raw messages (a request sent twice makes it once)."""
     config = ProcessorConfig()
-    expected: dict[tuple[str, str], tuple[int, int]] = {}
+    expected: Expected = {}
     for message in raw:
         result = process_request(
             message.value or b"",
@@ -75,19 +85,24 @@ def expected_outputs(raw: Iterable[Record]) -> dict[tuple[str, str], tuple[int, 
                 "offset": message.offset,
             },
         )
-        where = (message.partition, message.offset)
         for record in result.records:
-            expected[_identity("record", record.value)] = where
+            identity = _identity("record", record.value)
+            expected[identity] = (message.partition, message.offset, record.event_name)
         for letter in result.dead_letters:
-            expected[_identity("events.invalid", letter.value)] = where
+            identity = _identity("events.invalid", letter.value)
+            expected[identity] = (message.partition, message.offset, None)
     return expected
 
 
 def account(
-    raw: Sequence[Record], outputs: Sequence[Record], sent: Sequence[bytes] = ()
+    raw: Sequence[Record],
+    outputs: Sequence[Record],
+    sent: Sequence[bytes] = (),
+    counted: Counter[str] | None = None,
 ) -> Outcome:
-    """Compare what the raw messages should have produced with the output topics' records, and
-    the raw topic with the request bodies ``sent`` to it (each acknowledged by the broker)."""
+    """Compare what the raw messages should have produced with the output topics' records, the
+    raw topic with the request bodies ``sent`` to it (each acknowledged by the broker), and the
+    metric tables' event counts (when ``counted``) with the events expected."""
     expected = expected_outputs(raw)
     first: dict[tuple[str, str], bytes] = {}
     held = Counter(message.value for message in raw)
@@ -105,9 +120,13 @@ def account(
             outcome.duplicates += 1
             if held != value:
                 outcome.inexact_duplicates += 1
-    missing = Counter(where for identity, where in expected.items() if identity not in first)
+    missing = Counter((p, o) for identity, (p, o, _) in expected.items() if identity not in first)
     outcome.lost = sum(missing.values())
     outcome.lost_requests = sorted((p, o, n) for (p, o), n in missing.items())
+    if counted is not None:
+        should = Counter(name for _, _, name in expected.values() if name is not None)
+        outcome.counted_short = sum((should - counted).values())
+        outcome.counted_twice = sum((counted - should).values())
     return outcome
 
 
@@ -153,21 +172,38 @@ def read_to_end(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -
     return asyncio.run(_read_to_end(bootstrap, topics, timeout))
 
 
+def table_counts(web_url: str) -> Counter[str]:
+    """The worker's event_counts table, every window summed, by event name (any worker answers
+    for all partitions)."""
+    with urllib.request.urlopen(f"{web_url}/v1/metrics/event_counts", timeout=30) as answer:
+        windows = orjson.loads(answer.read())["windows"]
+    counts: Counter[str] = Counter()
+    for window in windows:
+        counts[window["key"]["eventName"]] += window["value"]["count"]
+    return counts
+
+
 def settle(
     bootstrap: str,
     prefix: str,
     sent: Sequence[bytes],
+    web_url: str | None = None,
     timeout: float = 240.0,
     quiet_seconds: float = 5.0,
 ) -> Outcome:
     """Wait until nothing is missing (or ``timeout``), then ``quiet_seconds`` more so that late
-    repeats show, and account for the run."""
+    repeats show, and account for the run (with the metric tables of the worker at
+    ``web_url``, when given)."""
     raw = read_to_end(bootstrap, [prefix + RAW_SUFFIX])
+
+    def now() -> Outcome:
+        counted = table_counts(web_url) if web_url else None
+        return account(raw, read_to_end(bootstrap, output_topics(prefix)), sent, counted)
+
     deadline = time.monotonic() + timeout
-    while True:
-        outcome = account(raw, read_to_end(bootstrap, output_topics(prefix)), sent)
-        if outcome.lost == 0 or time.monotonic() > deadline:
+    while (outcome := now()).lost or outcome.counted_short:
+        if time.monotonic() > deadline:
             break
         time.sleep(2.0)
     time.sleep(quiet_seconds)
-    return account(raw, read_to_end(bootstrap, output_topics(prefix)), sent)
+    return now()

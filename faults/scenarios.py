@@ -137,7 +137,7 @@ def _kill_and_restart(
         time.sleep(downtime)
         victim.start().wait_ready()
     producer.join(timeout=180)
-    return settle(bootstrap, prefix, bodies)
+    return settle(bootstrap, prefix, bodies, group[0].web_url)
 
 
 def worker_kill(
@@ -214,7 +214,7 @@ def broker_fault(fault: BrokerFault) -> Callable[[Broker, Path, Size, int], Run]
             timeout = float(worker.env["BROKER_SESSION_TIMEOUT"])
             fault(broker, busiest_node(broker, worker.prefix), timeout)
             producer.join(timeout=240)
-            outcome = settle(broker.bootstrap, worker.prefix, bodies)
+            outcome = settle(broker.bootstrap, worker.prefix, bodies, worker.web_url)
             exited = worker.process is None or worker.process.poll() is not None
             return Run(outcome, [worker.log_path], faults=1, worker_exited=exited)
 
@@ -232,7 +232,7 @@ def http_broker_kill(broker: Broker, work: Path, size: Size, seed: int) -> Run:
         time.sleep(size.kill_window[0] + 1.0)
         _kill_broker(broker, busiest_node(broker, worker.prefix), 0.0)
         posted = load.join(timeout=300)
-        outcome = settle(broker.bootstrap, worker.prefix, posted.accepted)
+        outcome = settle(broker.bootstrap, worker.prefix, posted.accepted, worker.web_url)
         exited = worker.process is None or worker.process.poll() is not None
         run = Run(outcome, [worker.log_path], faults=1, worker_exited=exited)
         run.notes = [
