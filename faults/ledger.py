@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -172,11 +173,19 @@ def read_to_end(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -
     return asyncio.run(_read_to_end(bootstrap, topics, timeout))
 
 
-def table_counts(web_url: str) -> Counter[str]:
+def table_counts(web_url: str, timeout: float = 60.0) -> Counter[str]:
     """The worker's event_counts table, every window summed, by event name (any worker answers
-    for all partitions)."""
-    with urllib.request.urlopen(f"{web_url}/v1/metrics/event_counts", timeout=30) as answer:
-        windows = orjson.loads(answer.read())["windows"]
+    for all partitions; while one has no owner, during a rebalance, it answers 503)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{web_url}/v1/metrics/event_counts", timeout=30) as answer:
+                windows = orjson.loads(answer.read())["windows"]
+            break
+        except urllib.error.HTTPError as error:
+            if error.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
     counts: Counter[str] = Counter()
     for window in windows:
         counts[window["key"]["eventName"]] += window["value"]["count"]
