@@ -128,10 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     for setting in args.env:
         name, _, value = setting.partition("=")
         os.environ[name] = value
-    cluster = args.broker == "cluster"
-    names = args.scenario or [name for name, s in SCENARIOS.items() if s.needs_cluster == cluster]
+    cluster, embedded = args.broker == "cluster", args.broker == "embedded"
+    names = args.scenario or [
+        name
+        for name, s in SCENARIOS.items()
+        if s.needs_cluster == cluster and not (embedded and s.needs_transactions)
+    ]
     if not cluster and any(SCENARIOS[name].needs_cluster for name in names):
         raise SystemExit("those scenarios fault brokers: run them with --broker cluster")
+    if embedded and any(SCENARIOS[name].needs_transactions for name in names):
+        raise SystemExit("exactly once needs transactions: run it with --broker kafka or cluster")
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     size = QUICK if args.quick else FULL
     settings = f" with {' '.join(args.env)}" if args.env else ""

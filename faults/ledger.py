@@ -49,11 +49,14 @@ class Outcome:
     """Events the metric tables' counts are short of (event_counts, all windows): must be 0."""
     counted_twice: int = 0
     """Events the tables count more than once: repeats (at least once), never exactly once."""
+    exactly_once: bool = False
+    """Read with read_committed from a worker in exactly-once mode: no repeat is allowed."""
 
     @property
     def ok(self) -> bool:
         lost = self.lost or self.raw_lost or self.counted_short
-        return not lost and self.inexact_duplicates == 0
+        repeated = self.exactly_once and (self.duplicates or self.counted_twice)
+        return not lost and not repeated and self.inexact_duplicates == 0
 
 
 def _identity(topic: str, value: bytes) -> tuple[str, str]:
@@ -131,10 +134,13 @@ def account(
     return outcome
 
 
-async def _read_to_end(bootstrap: str, topics: Sequence[str], timeout: float) -> list[Record]:
+async def _read_to_end(
+    bootstrap: str, topics: Sequence[str], timeout: float, committed_only: bool
+) -> list[Record]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
+        isolation_level="read_committed" if committed_only else "read_uncommitted",
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
     )
@@ -154,12 +160,14 @@ async def _read_to_end(bootstrap: str, topics: Sequence[str], timeout: float) ->
         records: list[Record] = []
         deadline = time.monotonic() + timeout
         # The high watermark of a fetch is right on every broker (the embedded one under-reports
-        # list-offsets): read until each partition's position reaches it.
+        # list-offsets): read until each partition's position reaches it (read_committed: the
+        # last stable offset, past which transactions are still open).
+        end_of = consumer.last_stable_offset if committed_only else consumer.highwater
         while True:
             batch = await consumer.getmany(timeout_ms=300, max_records=20_000)
             for part in batch.values():
                 records.extend(part)
-            ends = [(consumer.highwater(tp), await consumer.position(tp)) for tp in partitions]
+            ends = [(end_of(tp), await consumer.position(tp)) for tp in partitions]
             if all(end is not None and position >= end for end, position in ends):
                 return records
             if time.monotonic() > deadline:
@@ -168,9 +176,12 @@ async def _read_to_end(bootstrap: str, topics: Sequence[str], timeout: float) ->
         await consumer.stop()
 
 
-def read_to_end(bootstrap: str, topics: Sequence[str], timeout: float = 120.0) -> list[Record]:
-    """Every record of ``topics`` now, oldest first per partition."""
-    return asyncio.run(_read_to_end(bootstrap, topics, timeout))
+def read_to_end(
+    bootstrap: str, topics: Sequence[str], timeout: float = 120.0, committed_only: bool = False
+) -> list[Record]:
+    """Every record of ``topics`` now, oldest first per partition (``committed_only``: as a
+    read_committed consumer sees them, without those of aborted or open transactions)."""
+    return asyncio.run(_read_to_end(bootstrap, topics, timeout, committed_only))
 
 
 def table_counts(web_url: str, timeout: float = 60.0) -> Counter[str]:
@@ -197,17 +208,22 @@ def settle(
     prefix: str,
     sent: Sequence[bytes],
     web_url: str | None = None,
+    exactly_once: bool = False,
     timeout: float = 240.0,
     quiet_seconds: float = 5.0,
 ) -> Outcome:
     """Wait until nothing is missing (or ``timeout``), then ``quiet_seconds`` more so that late
     repeats show, and account for the run (with the metric tables of the worker at
-    ``web_url``, when given)."""
+    ``web_url``, when given; ``exactly_once``: reading only committed transactions, where no
+    repeat may show)."""
     raw = read_to_end(bootstrap, [prefix + RAW_SUFFIX])
 
     def now() -> Outcome:
         counted = table_counts(web_url) if web_url else None
-        return account(raw, read_to_end(bootstrap, output_topics(prefix)), sent, counted)
+        outputs = read_to_end(bootstrap, output_topics(prefix), committed_only=exactly_once)
+        outcome = account(raw, outputs, sent, counted)
+        outcome.exactly_once = exactly_once
+        return outcome
 
     deadline = time.monotonic() + timeout
     while (outcome := now()).lost or outcome.counted_short:

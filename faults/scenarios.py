@@ -24,6 +24,7 @@ from processor.samples import sample_requests
 EVENTS_PER_REQUEST = 50
 LOW_LATENCY = {"FETCH_MAX_WAIT_MS": "20", "INGEST_BATCH_SECONDS": "0.01"}
 """The settings under which kill -9 once lost records (see the README, Reliability)."""
+EXACTLY_ONCE = {"PROCESSING_GUARANTEE": "exactly_once"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Scenario:
     run: Callable[[Broker, Path, Size, int], Run]
     """(broker, work dir, size, seed) -> the run."""
     needs_cluster: bool = False
+    needs_transactions: bool = False
+    """Only on Apache Kafka: the embedded broker refuses transactional producers."""
 
 
 @contextmanager
@@ -137,7 +140,8 @@ def _kill_and_restart(
         time.sleep(downtime)
         victim.start().wait_ready()
     producer.join(timeout=180)
-    return settle(bootstrap, prefix, bodies, group[0].web_url)
+    exactly_once = group[0].env.get("PROCESSING_GUARANTEE") == "exactly_once"
+    return settle(bootstrap, prefix, bodies, group[0].web_url, exactly_once)
 
 
 def worker_kill(
@@ -271,6 +275,12 @@ SCENARIOS: dict[str, Scenario] = {
             "worker-kill-after-commit",
             "one worker, kill -9 three times, each right after a commit (its batch in flight)",
             worker_kill({}, busy=False, after_commit=True),
+        ),
+        Scenario(
+            "worker-kill-exactly-once",
+            "one worker in exactly-once mode, kill -9 three times: no repeat may show",
+            worker_kill(EXACTLY_ONCE, busy=False),
+            needs_transactions=True,
         ),
         Scenario(
             "worker-rejoin",
