@@ -48,10 +48,10 @@ import msgspec
 from faust.types import EventT, TableT
 
 from agents.app import app, checkpoint, settings
-from agents.web.console import ConsoleItem, recent_items, remember
 from agents.kafka.delivery import Outgoing, deliver
-from agents.web.routing import owned_partitions
 from agents.topics import metric_partials, metric_windows
+from agents.web.console import ConsoleItem, recent_items, remember
+from agents.web.routing import owned_partitions
 from processor import ProcessedRequest
 from processor.context import Headers
 from processor.metrics import (

@@ -6,10 +6,10 @@ import json
 import os
 import sys
 
-from agents.web.auth import DEVELOPMENT_KEYS
-from agents.kafka.embedded_broker import EmbeddedBroker
 from agents.json_logs import json_logging_config
+from agents.kafka.embedded_broker import EmbeddedBroker
 from agents.settings import Settings
+from agents.web.auth import DEVELOPMENT_KEYS
 
 
 def _banner(lines: list[str], as_json: bool) -> None:

@@ -1,1 +1,1 @@
-"""Kafka-client code: delivery with acknowledgements, topic reading, the brokers the project starts."""
+"""Kafka-client code: delivery with acknowledgements, commits, reading, the brokers we start."""

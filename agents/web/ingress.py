@@ -30,8 +30,8 @@ from faust.types.web import ResourceOptions
 from faust.web import Request, Response, View
 
 from agents.app import app, settings
-from agents.web.auth import ApiKey, ApiKeys
 from agents.topics import raw_events
+from agents.web.auth import ApiKey, ApiKeys
 from processor.context import (
     CLIENT_TIME,
     CONTENT_ENCODING,

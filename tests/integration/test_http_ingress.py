@@ -15,8 +15,8 @@ from typing import Any
 import requests
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.web.auth import key_id_of
 from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from agents.web.auth import key_id_of
 from processor import EventType, classify
 from tests.integration.kafka_io import read_topics
 from tests.integration.worker import REPO, WorkerProcess, worker_env
