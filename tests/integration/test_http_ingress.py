@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -20,6 +21,9 @@ from agents.web.auth import key_id_of
 from processor import EventType, classify
 from tests.integration.kafka_io import read_topics
 from tests.integration.worker import REPO, WorkerProcess, worker_env
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 BEHIND_MS = 60_000
 OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]

@@ -8,10 +8,15 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from processor import EventType, classify
 from tests.integration.kafka_io import read_topics
 from tests.integration.statsig_sdk_client import CONFIG, GATE, RULE
 from tests.integration.worker import REPO
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 CLOCK_BEHIND_MS = 60_000
 USERS = ["sdk-alice", "sdk-bob", "sdk-carol"]
