@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.broker import embedded_broker, new_producer
+from bench.broker import new_producer, own_broker
 from bench.e2e import RAW_SUFFIX, expected_output, output_topics
 from bench.traffic import LiveBodies, recent_bodies, stamped_headers
 from bench.worker import WORKER, AppProcess, app_env
@@ -46,11 +46,12 @@ class LoadedWorker:
 
 
 @contextmanager
-def worker_on_own_broker(name: str) -> Iterator[LoadedWorker]:
-    """An embedded broker and one real worker (``agents.run``) on it, ready to consume."""
+def worker_on_own_broker(name: str, broker_kind: str) -> Iterator[LoadedWorker]:
+    """A broker of its own (``bench.broker.own_broker``) and one real worker (``agents.run``) on
+    it, ready to consume."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         work = Path(tmp)
-        with embedded_broker(work) as broker:
+        with own_broker(broker_kind, work) as broker:
             env = app_env(broker.bootstrap, work / "data")
             with AppProcess(WORKER, env, work / "worker.log") as worker:
                 worker.wait_ready()
