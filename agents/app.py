@@ -29,6 +29,9 @@ app = faust.App(
     # The embedded broker rejects idempotent producers; at-least-once plus deterministic
     # timeUUIDs is the guarantee on every broker (see the README's Reliability section).
     processing_guarantee="at_least_once",
+    # Every write waits for all in-sync replicas (TOPIC_MIN_INSYNC_REPLICAS of them at least):
+    # records, dead letters, partials, changelogs, and what HTTP ingress and the CLI produce.
+    producer_acks=-1,
     producer_linger_ms=5,
     producer_max_batch_size=1024 * 1024,
     broker_commit_every=10_000,
@@ -41,4 +44,7 @@ app = faust.App(
 library_fixes.install(app, checkpoint, settings.fetch_max_wait_ms)
 
 from agents import commands, ingest, metrics, observability  # noqa: E402, F401
+from agents.topics import configure_changelogs  # noqa: E402
 from agents.web import console, ingress, metrics_views, status  # noqa: E402, F401
+
+configure_changelogs(app.tables.values())
