@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.kafka.apache_kafka import LocalKafka
 from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from agents.kafka.metadata import topic_partitions
 
 Header = tuple[str, bytes]
 BROKERS = ("embedded", "kafka")
@@ -78,6 +79,7 @@ class RecordCounter:
     """
 
     def __init__(self, bootstrap: str, timeout: float = 60.0) -> None:
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
@@ -115,13 +117,7 @@ class RecordCounter:
         """Records per topic (a topic that does not exist yet counts 0); with
         ``created_until_ms``, only those whose timestamp is not later."""
         topics = list(topics)
-        known = await self.topic_names()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            if topic in known
-            for partition in self._consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(self._bootstrap, topics)
         counts = dict.fromkeys(topics, 0)
         if not partitions:
             return counts

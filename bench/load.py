@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from agents.kafka.metadata import topic_partitions
 from bench.broker import new_producer, own_broker
 from bench.e2e import RAW_SUFFIX, expected_output, output_topics
 from bench.traffic import LiveBodies, recent_bodies, stamped_headers
@@ -112,6 +113,7 @@ class OutputClock:
 
     def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
         self._topics = list(topics)
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
         )
@@ -125,11 +127,7 @@ class OutputClock:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the worker did not create {self._topics} in {timeout} s")
             await asyncio.sleep(0.2)
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in self._topics
-            for partition in self._consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(self._bootstrap, self._topics)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_beginning(*partitions)
 

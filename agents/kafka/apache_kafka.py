@@ -26,7 +26,6 @@ from pathlib import Path
 from types import TracebackType
 
 from aiokafka import TopicPartition
-from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from agents.kafka.embedded_broker import die_with_parent
@@ -39,6 +38,7 @@ from agents.kafka.kafka_config import (
     server_properties,
 )
 from agents.kafka.kafka_release import Release
+from agents.kafka.metadata import cluster_metadata
 
 DEFAULT_HEAP = "512m"
 _POLL_SECONDS = 0.2
@@ -54,28 +54,19 @@ def new_cluster_id() -> str:
 
 async def brokers_seen(bootstrap: str, timeout_ms: int = 3000) -> set[int]:
     """The broker ids a metadata request to ``bootstrap`` answers (empty when it does not)."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
     try:
-        await client.bootstrap()
-        return {broker.nodeId for broker in client.cluster.brokers()}
+        return {
+            broker.nodeId for broker in (await cluster_metadata(bootstrap, timeout_ms)).brokers()
+        }
     except KafkaError:
         return set()
-    finally:
-        await client.close()
 
 
 async def partition_leaders(bootstrap: str, topic: str) -> dict[int, int]:
     """partition -> id of its leader (-1: none now), from fresh metadata; {} for no topic."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    try:
-        await client.bootstrap()
-        cluster = await client.fetch_all_metadata()
-        return {
-            partition: cluster.leader_for_partition(TopicPartition(topic, partition))
-            for partition in sorted(cluster.partitions_for_topic(topic) or ())
-        }
-    finally:
-        await client.close()
+    cluster = await cluster_metadata(bootstrap)
+    partitions = sorted(cluster.partitions_for_topic(topic) or ())
+    return {p: cluster.leader_for_partition(TopicPartition(topic, p)) for p in partitions}
 
 
 def _accepts_connections(bootstrap: str) -> bool:
