@@ -2,7 +2,7 @@
 
 Every node is a combined broker and controller; a cluster of three is a three-voter quorum
 whose topics get three replicas with ``min.insync.replicas=2`` by default, so one node may fail
-without losing an acknowledged write. Timeouts are short: tests want a dead node noticed fast.
+without losing an acknowledged write.
 """
 
 from __future__ import annotations
@@ -74,9 +74,13 @@ def server_properties(node: NodeSpec, cluster: Sequence[NodeSpec]) -> dict[str, 
         "share.coordinator.state.topic.min.isr": str(min_insync),
         # A lone consumer joins at once instead of waiting for others (3 s by default).
         "group.initial.rebalance.delay.ms": "0",
-        # A node killed or paused loses its partitions' leadership within seconds (9 s by default).
-        "broker.heartbeat.interval.ms": "500",
-        "broker.session.timeout.ms": "3000",
+        # A node killed or paused loses its leaderships in 6 s (9 s by default). Shorter ones,
+        # and the quorum's own 1 s election and 2 s fetch timeouts, made nodes fence each other
+        # and the controller change hands on a loaded two-core machine: twice those here.
+        "broker.heartbeat.interval.ms": "1000",
+        "broker.session.timeout.ms": "6000",
+        "controller.quorum.election.timeout.ms": "2000",
+        "controller.quorum.fetch.timeout.ms": "4000",
         "num.network.threads": "2",
         "num.io.threads": "4",
     }
