@@ -3,7 +3,7 @@ a three-node Apache Kafka cluster for the tests that need replication."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,21 +52,34 @@ def kafka_cluster(request: pytest.FixtureRequest) -> Iterator[LocalKafka]:
 
 
 @pytest.fixture
-def start_worker(bootstrap: str, tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
-    """Start real workers on the session broker; all are stopped when the test ends."""
+def run_workers(tmp_path: Path) -> Iterator[Callable[[dict[str, str], str], WorkerProcess]]:
+    """Start real workers with the environment given, each with its own log; all are stopped
+    when the test ends."""
     started: list[WorkerProcess] = []
+
+    def run(env: dict[str, str], name: str = "worker") -> WorkerProcess:
+        worker = WorkerProcess(env, tmp_path / f"{name}-{len(started)}.log").start()
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield run
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def start_worker(
+    bootstrap: str, run_workers: Callable[[dict[str, str], str], WorkerProcess], tmp_path: Path
+) -> Callable[..., WorkerProcess]:
+    """Start real workers on the session broker; all are stopped when the test ends."""
 
     def start(
         env: dict[str, str] | None = None, name: str = "worker", **overrides: str
     ) -> WorkerProcess:
         env = env or worker_env(f"kafka://{bootstrap}", tmp_path / "data", **overrides)
-        worker = WorkerProcess(env, tmp_path / f"{name}-{len(started)}.log").start()
-        started.append(worker)
-        return worker.wait_ready()
+        return run_workers(env, name)
 
-    yield start
-    for worker in started:
-        worker.stop()
+    return start
 
 
 @pytest.hookimpl(hookwrapper=True)
