@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+
+from tests.unit.fresh_process import stdout_of
 
 PROBE = """
 import asyncio
@@ -22,16 +20,8 @@ asyncio.run(built())
 
 def fetch_wait_of_a_worker(**env: str) -> int:
     """The fetch wait of the consumer a worker builds, in a fresh process with ``env``."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS")}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return int(done.stdout.split()[-1])
+    output = stdout_of(PROBE, lambda name: name in ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS"), **env)
+    return int(output.split()[-1])
 
 
 @pytest.mark.parametrize(

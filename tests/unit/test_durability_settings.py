@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from agents.settings import Settings
+from tests.unit.fresh_process import stdout_of
 
 PROBE = """
 import json
@@ -30,16 +28,8 @@ print(json.dumps({"acks": app.conf.producer_acks, "replicas": app.conf.topic_rep
 
 def worker_topics(**env: str) -> dict[str, object]:
     """The producer acks, replication and topic configs of a worker, in a fresh process."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TOPIC_", "PRODUCER_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    output = stdout_of(PROBE, lambda name: name.startswith(("TOPIC_", "PRODUCER_")), **env)
+    result: dict[str, object] = json.loads(output.splitlines()[-1])
     return result
 
 
