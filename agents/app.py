@@ -6,6 +6,7 @@ import faust
 
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
+from agents.kafka.listed_topic import ListedTopic
 from agents.settings import Settings
 
 settings = Settings.from_env()
@@ -36,6 +37,9 @@ app = faust.App(
     producer_max_batch_size=1024 * 1024,
     broker_commit_every=10_000,
     broker_commit_interval=1.0,
+    # Declaring a topic waits until the brokers list it: Kafka would otherwise assign before
+    # they know the new topics (agents/kafka/listed_topic.py).
+    Topic=ListedTopic,
     broker_session_timeout=settings.session_timeout,
     broker_rebalance_timeout=settings.rebalance_timeout,
 )

@@ -21,8 +21,10 @@ topics.update(
     {table.changelog_topic.get_topic_name(): table.changelog_topic.config
      for table in app.tables.values()}
 )
+kinds = {type(topic).__name__ for topic in made}
+kinds |= {type(table.changelog_topic).__name__ for table in app.tables.values()}
 print(json.dumps({"acks": app.conf.producer_acks, "replicas": app.conf.topic_replication_factor,
-                  "topics": topics}))
+                  "topics": topics, "kinds": sorted(kinds)}))
 """
 
 
@@ -41,6 +43,8 @@ def test_every_topic_the_worker_creates_requires_the_configured_in_sync_replicas
     assert isinstance(topics, dict)
     assert any(name.endswith("-changelog") for name in topics)
     assert any(name.endswith("events.raw") for name in topics)
+    # Declared, each waits until the brokers list it (agents/kafka/listed_topic.py).
+    assert found["kinds"] == ["ListedTopic"]
     assert {
         name: config["min.insync.replicas"] for name, config in topics.items()
     } == dict.fromkeys(topics, "2")
