@@ -13,6 +13,8 @@ from pathlib import Path
 
 from agents.kafka.ports import HOST, free_ports, port_or_free
 
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -81,6 +83,10 @@ def server_properties(node: NodeSpec, cluster: Sequence[NodeSpec]) -> dict[str, 
         "broker.session.timeout.ms": "6000",
         "controller.quorum.election.timeout.ms": "2000",
         "controller.quorum.fetch.timeout.ms": "4000",
+        # A record up to 32 MiB (1 MB by default), as the embedded broker takes: the hostile
+        # corpus holds requests of 10 MB that must reach the worker through Kafka.
+        "message.max.bytes": str(MAX_MESSAGE_BYTES),
+        "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
         "num.network.threads": "2",
         "num.io.threads": "4",
     }

@@ -118,6 +118,8 @@ def test_a_single_node_is_broker_and_controller_with_replication_one(tmp_path: P
     for key in ("default.replication.factor", "offsets.topic.replication.factor"):
         assert config[key] == "1", key
     assert config["min.insync.replicas"] == config["transaction.state.log.min.isr"] == "1"
+    # The hostile corpus's 10 MB requests must fit, as on the embedded broker.
+    assert int(config["message.max.bytes"]) >= 10 * 1024 * 1024
 
 
 def test_three_nodes_form_one_quorum_with_replication_three_and_two_in_sync(
