@@ -52,10 +52,13 @@ def kafka_cluster(request: pytest.FixtureRequest) -> Iterator[LocalKafka]:
 
 
 @pytest.fixture
-def run_workers(tmp_path: Path) -> Iterator[Callable[[dict[str, str], str], WorkerProcess]]:
+def run_workers(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[dict[str, str], str], WorkerProcess]]:
     """Start real workers with the environment given, each with its own log; all are stopped
-    when the test ends."""
+    when the test ends (a failed test's report ends with the tail of each log)."""
     started: list[WorkerProcess] = []
+    request.node.started_workers = started
 
     def run(env: dict[str, str], name: str = "worker") -> WorkerProcess:
         worker = WorkerProcess(env, tmp_path / f"{name}-{len(started)}.log").start()
@@ -84,11 +87,14 @@ def start_worker(
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report ends with the tail of each local Kafka node's log."""
+    """A failed test's report ends with the tail of each worker's and local Kafka node's log."""
     outcome = yield
     report = outcome.get_result()
     if not report.failed:
         return
+    for worker in getattr(item, "started_workers", ()):
+        tail = "\n".join(worker.log().splitlines()[-60:])
+        report.sections.append((f"worker log {worker.log_path.name} (last 60 lines)", tail))
     funcargs = getattr(item, "funcargs", {})
     session = funcargs.get("broker")
     for kafka in (getattr(session, "local_kafka", None), funcargs.get("kafka_cluster")):
