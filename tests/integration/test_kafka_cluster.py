@@ -1,7 +1,8 @@
-"""Scale-out on a three-node Apache Kafka: two workers in one group, replicated topics.
+"""A three-node Apache Kafka: two workers in one group on it, and its fault operations.
 
 The worker's topics get three replicas and ``min.insync.replicas=2``; the group coordinator's
 own view says which member owns each raw partition; totals and records are exact without faults.
+The cluster object kills, pauses, resumes and restarts a node as a fault harness would.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
@@ -128,3 +129,56 @@ def test_two_workers_on_three_brokers_own_each_raw_partition_once_and_count_exac
     held = [counts_of(worker.web_url, "?local=0,1,2,3") for worker in (first, second)]
     assert all(held) and not held[0].keys() & held[1].keys()
     assert held[0] + held[1] == counts
+
+
+def _until_leaders(
+    cluster: LocalKafka, topic: str, good: Callable[[dict[int, int]], bool]
+) -> dict[int, int]:
+    """Poll the partition leaders of ``topic`` until ``good`` holds (60 s at most)."""
+    deadline = time.monotonic() + 60
+    leaders = cluster.leaders(topic)
+    while not good(leaders):
+        assert time.monotonic() < deadline, f"leaders stayed {leaders}"
+        time.sleep(0.5)
+        leaders = cluster.leaders(topic)
+    return leaders
+
+
+def test_a_node_killed_paused_or_restarted_moves_its_leaderships_and_rejoins(
+    kafka_cluster: LocalKafka,
+) -> None:
+    """The cluster object's fault operations, as a fault harness uses them."""
+    topic = f"faults-{time.time_ns()}"
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, PARTITIONS, 3)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    leaders = _until_leaders(
+        kafka_cluster, topic, lambda found: -1 not in found.values() and len(found) == PARTITIONS
+    )
+    victim = leaders[0]
+    pids = dict(kafka_cluster.pids)
+    assert set(pids) == {1, 2, 3} and all(pids.values())
+
+    kafka_cluster.kill(victim)
+    assert kafka_cluster.pids[victim] is None
+    moved = _until_leaders(kafka_cluster, topic, lambda found: victim not in found.values())
+    print(f"\nkilled node {victim}: leaders {leaders} -> {moved}")
+    kafka_cluster.restart(victim)
+    assert kafka_cluster.pids[victim] not in (None, pids[victim])
+
+    # A paused node holds its ports and answers nothing: it is left out of the live bootstrap,
+    # and loses its leaderships once the controller misses its heartbeats.
+    leader = kafka_cluster.leaders(topic)[0]
+    kafka_cluster.pause(leader)
+    assert kafka_cluster.node(leader).bootstrap not in kafka_cluster.live_bootstrap.split(",")
+    _until_leaders(kafka_cluster, topic, lambda found: leader not in found.values())
+    kafka_cluster.resume(leader)
+    kafka_cluster.wait_ready()
+    assert produce(kafka_cluster.bootstrap, topic, [(b"after", ())]) == 1
