@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser run-worker test unit integration bench faults lint fmt clean
+.PHONY: setup browser run-worker kafka test unit integration bench faults lint fmt clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,15 @@ browser:
 run-worker: $(STAMP)
 	$(BIN)/python -m agents.run
 
+# A local Apache Kafka (one KRaft node; jars fetched once with mvn) until Ctrl-C.
+kafka: $(STAMP)
+	$(BIN)/python -m agents.kafka.apache_kafka
+
+# Everything on the broker tests/integration/brokers.py picks (Apache Kafka where java and mvn
+# exist), then the smoke subset on the embedded broker, the default of `make run-worker`.
 test: $(STAMP) browser
 	$(BIN)/pytest
+	TEST_BROKER=embedded $(BIN)/pytest -m smoke tests/integration
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -36,7 +43,7 @@ integration: $(STAMP) browser
 	$(BIN)/pytest tests/integration
 
 bench: $(STAMP)
-	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(TINY),--tiny,) $(if $(SOAK),--soak $(SOAK),)
+	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(TINY),--tiny,) $(if $(SOAK),--soak $(SOAK),) $(if $(BROKER),--broker $(BROKER),)
 
 # The fault harness (not part of `make test`): RUNS runs of each scenario, or of SCENARIO only.
 faults: $(STAMP)

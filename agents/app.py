@@ -6,6 +6,7 @@ import faust
 
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
+from agents.kafka.listed_topic import ListedTopic
 from agents.kafka.transactions import CommitBarrier
 from agents.settings import ProcessingGuarantee, Settings
 
@@ -33,10 +34,16 @@ app = faust.App(
     # The embedded broker rejects idempotent and transactional producers: exactly once is for
     # Apache Kafka (the settings refuse it without KAFKA_BROKER).
     processing_guarantee=settings.processing_guarantee.value,
+    # Every write waits for all in-sync replicas (TOPIC_MIN_INSYNC_REPLICAS of them at least):
+    # records, dead letters, partials, changelogs, and what HTTP ingress and the CLI produce.
+    producer_acks=-1,
     producer_linger_ms=5,
     producer_max_batch_size=1024 * 1024,
     broker_commit_every=10_000,
     broker_commit_interval=1.0,
+    # Declaring a topic waits until the brokers list it: Kafka would otherwise assign before
+    # they know the new topics (agents/kafka/listed_topic.py).
+    Topic=ListedTopic,
     broker_session_timeout=settings.session_timeout,
     broker_rebalance_timeout=settings.rebalance_timeout,
 )
@@ -45,4 +52,7 @@ app = faust.App(
 library_fixes.install(app, checkpoint, barrier, settings.fetch_max_wait_ms)
 
 from agents import commands, ingest, metrics, observability  # noqa: E402, F401
+from agents.topics import configure_changelogs  # noqa: E402
 from agents.web import console, ingress, metrics_views, status  # noqa: E402, F401
+
+configure_changelogs(app.tables.values())

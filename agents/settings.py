@@ -94,6 +94,9 @@ class Settings:
     """TOPIC_PARTITIONS: partitions of the topics the worker creates."""
     topic_replicas: int
     """TOPIC_REPLICAS: replication factor of the topics the worker creates."""
+    topic_min_insync_replicas: int
+    """TOPIC_MIN_INSYNC_REPLICAS: replicas that must have a write before the broker acknowledges
+    it (acks=all); set on every topic the worker creates, changelogs included."""
     web_host: str
     """WEB_HOST: interface the HTTP server binds."""
     web_port: int
@@ -153,6 +156,7 @@ class Settings:
             topic_prefix=os.environ.get("TOPIC_PREFIX", "statsig."),
             topic_partitions=_int("TOPIC_PARTITIONS", 4),
             topic_replicas=_int("TOPIC_REPLICAS", 1),
+            topic_min_insync_replicas=_int("TOPIC_MIN_INSYNC_REPLICAS", 1),
             web_host=web_host,
             web_port=_int("WEB_PORT", 6066),
             api_keys=load_api_keys(
@@ -194,6 +198,17 @@ class Settings:
             metrics_tick_seconds=_float("METRICS_TICK_SECONDS", 1.0),
             console_events_per_name=_int("CONSOLE_EVENTS_PER_NAME", 100),
         )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.topic_min_insync_replicas <= self.topic_replicas:
+            raise ValueError(
+                f"TOPIC_MIN_INSYNC_REPLICAS={self.topic_min_insync_replicas} must be between 1 and "
+                f"TOPIC_REPLICAS={self.topic_replicas}: no write could be acknowledged otherwise"
+            )
+
+    def topic_config(self) -> dict[str, str]:
+        """Kafka topic configuration of every topic the worker creates."""
+        return {"min.insync.replicas": str(self.topic_min_insync_replicas)}
 
     def bootstrap_servers(self) -> list[str]:
         """host:port pairs for clients that take plain bootstrap servers (aiokafka)."""

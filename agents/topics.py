@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import faust
+from faust.types import CollectionT
 
 from agents.app import app, settings
 from processor import EventType
@@ -15,7 +18,12 @@ def topic_name(suffix: str) -> str:
 def _declared(suffix: str) -> faust.TopicT:
     # internal=True makes Faust create the topic with our partition count instead of relying on
     # broker auto-creation, which may pick another count or be disabled.
-    return app.topic(topic_name(suffix), internal=True, partitions=settings.topic_partitions)
+    return app.topic(
+        topic_name(suffix),
+        internal=True,
+        partitions=settings.topic_partitions,
+        config=settings.topic_config(),
+    )
 
 
 raw_events = _declared("events.raw")
@@ -42,3 +50,11 @@ async def declare_output_topics() -> None:
     """Create the topics the worker writes (Faust declares only those it consumes)."""
     for topic in (*events_by_type.values(), dead_letters, metric_partials, metric_windows):
         await topic.maybe_declare()
+
+
+def configure_changelogs(tables: Iterable[CollectionT]) -> None:
+    """Give each table's changelog topic the worker's topic config: Faust creates it with the
+    table's ``extra_topic_configs`` only, and has no app-wide topic config."""
+    for table in tables:
+        changelog = table.changelog_topic
+        changelog.config = {**(changelog.config or {}), **settings.topic_config()}

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--tiny] [--soak MINUTES] [--sections core,...] [--json PATH]``.
+"""``python -m bench``: the event core and one real worker, measured; ``--help`` lists options.
 
 A section is a function ``(RunOptions) -> list[Row]`` in its own module; add one by listing it
 in ``SECTIONS``. Sections run in the order listed; the default is all of them.
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench import core, e2e, hotspots, latency, memory, stages
+from bench.broker import BROKERS
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
 
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MINUTES",
         help="run the memory section this long, printing RSS samples",
     )
+    parser.add_argument(
+        "--broker",
+        choices=BROKERS,
+        default="embedded",
+        help="broker of the e2e, latency and memory sections (kafka: a local Apache Kafka node)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
     parser.add_argument(
         "--sections",
@@ -58,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated, from: {', '.join(SECTIONS)}",
     )
     args = parser.parse_args(argv)
-    options = RunOptions(quick=args.quick, tiny=args.tiny, soak_minutes=args.soak)
+    options = RunOptions(
+        quick=args.quick, tiny=args.tiny, soak_minutes=args.soak, broker=args.broker
+    )
     results: list[tuple[str, Row]] = []
     for name in args.sections:
         started = time.perf_counter()
@@ -73,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "tiny": args.tiny,
             "soak_minutes": args.soak,
+            "broker": args.broker,
             "sections": args.sections,
         },
     )

@@ -1,4 +1,5 @@
-"""The bench's own embedded broker, and plain aiokafka clients that fill and count its topics."""
+"""The bench's own broker (embedded or Apache Kafka), and plain aiokafka clients that fill and
+count its topics."""
 
 from __future__ import annotations
 
@@ -8,21 +9,37 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from agents.kafka.apache_kafka import LocalKafka
 from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from agents.kafka.metadata import topic_partitions
 
 Header = tuple[str, bytes]
+BROKERS = ("embedded", "kafka")
+
+
+class Broker(Protocol):
+    @property
+    def bootstrap(self) -> str: ...
 
 
 @contextmanager
-def embedded_broker(log_dir: Path) -> Iterator[EmbeddedBroker]:
-    """Tansu on a free loopback port, stopped (and its memory freed) on exit."""
+def own_broker(kind: str, log_dir: Path) -> Iterator[Broker]:
+    """A broker of the bench's own on free loopback ports, stopped (its data gone) on exit:
+    ``embedded`` (Tansu, memory only) or ``kafka`` (one Apache Kafka KRaft node)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    with EmbeddedBroker(port=free_port(), log_path=log_dir / "tansu.log") as broker:
-        yield broker
+    if kind == "kafka":
+        with LocalKafka() as kafka:
+            yield kafka
+    elif kind == "embedded":
+        with EmbeddedBroker(port=free_port(), log_path=log_dir / "tansu.log") as broker:
+            yield broker
+    else:
+        raise ValueError(f"no broker {kind!r}: choose from {', '.join(BROKERS)}")
 
 
 async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
@@ -37,7 +54,7 @@ async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, acks=1
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, acks="all"
     )
 
 
@@ -62,6 +79,7 @@ class RecordCounter:
     """
 
     def __init__(self, bootstrap: str, timeout: float = 60.0) -> None:
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
@@ -99,13 +117,7 @@ class RecordCounter:
         """Records per topic (a topic that does not exist yet counts 0); with
         ``created_until_ms``, only those whose timestamp is not later."""
         topics = list(topics)
-        known = await self.topic_names()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            if topic in known
-            for partition in self._consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(self._bootstrap, topics)
         counts = dict.fromkeys(topics, 0)
         if not partitions:
             return counts

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.settings import Settings
-from bench.broker import Header, RecordCounter, create_topics, embedded_broker, preload
+from bench.broker import Header, RecordCounter, create_topics, own_broker, preload
 from bench.probe import ProbeState
 from bench.section import Row, RunOptions
 from bench.traffic import DISTINCT_BODIES, recent_bodies, stamped_headers
@@ -232,7 +232,7 @@ def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, R
     partitions = Settings.from_env().topic_partitions
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         work = Path(tmp)
-        with embedded_broker(work) as broker:
+        with own_broker(options.broker, work) as broker:
             env = app_env(broker.bootstrap, work / "data")
             raw = env["TOPIC_PREFIX"] + RAW_SUFFIX
             asyncio.run(create_topics(broker.bootstrap, [raw], partitions))

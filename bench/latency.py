@@ -96,7 +96,7 @@ def measure(options: RunOptions) -> list[Row]:
     events_per_second = e2e.worker_rate(options) / 2
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
-    with worker_on_own_broker("latency") as loaded:
+    with worker_on_own_broker("latency", options.broker) as loaded:
         sent, expected, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
     latencies = clock.arrivals.latencies_ms
     created = clock.arrivals.created_latencies_ms

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.broker import embedded_broker, new_producer
+from agents.kafka.metadata import topic_partitions
+from bench.broker import new_producer, own_broker
 from bench.e2e import RAW_SUFFIX, expected_output, output_topics
 from bench.traffic import LiveBodies, recent_bodies, stamped_headers
 from bench.worker import WORKER, AppProcess, app_env
@@ -46,11 +47,12 @@ class LoadedWorker:
 
 
 @contextmanager
-def worker_on_own_broker(name: str) -> Iterator[LoadedWorker]:
-    """An embedded broker and one real worker (``agents.run``) on it, ready to consume."""
+def worker_on_own_broker(name: str, broker_kind: str) -> Iterator[LoadedWorker]:
+    """A broker of its own (``bench.broker.own_broker``) and one real worker (``agents.run``) on
+    it, ready to consume."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         work = Path(tmp)
-        with embedded_broker(work) as broker:
+        with own_broker(broker_kind, work) as broker:
             env = app_env(broker.bootstrap, work / "data")
             with AppProcess(WORKER, env, work / "worker.log") as worker:
                 worker.wait_ready()
@@ -111,6 +113,7 @@ class OutputClock:
 
     def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
         self._topics = list(topics)
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
         )
@@ -124,11 +127,7 @@ class OutputClock:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the worker did not create {self._topics} in {timeout} s")
             await asyncio.sleep(0.2)
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in self._topics
-            for partition in self._consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(self._bootstrap, self._topics)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_beginning(*partitions)
 

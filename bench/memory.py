@@ -86,7 +86,7 @@ def measure(options: RunOptions) -> list[Row]:
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
     print_every = 30.0 if options.soak_minutes > 0 else 0.0
-    with worker_on_own_broker("memory") as loaded:
+    with worker_on_own_broker("memory", options.broker) as loaded:
         loaded.worker.check_alive()
         sent, samples = asyncio.run(
             _sample_under_load(loaded, requests_per_second, duration, print_every)

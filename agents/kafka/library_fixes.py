@@ -51,6 +51,16 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    transaction (Faust flushes that buffer before a commit only outside transactions). The
    commit waits at the :class:`~agents.kafka.transactions.CommitBarrier` for the batches in
    flight, flushes the buffer, then computes and commits the offsets.
+
+Two more changes go through settings Faust offers rather than patches, and are listed here so
+that this page answers "what does the worker change in Faust?":
+
+9. **Declaring a topic waits until the brokers list it** (``agents/kafka/listed_topic.py``, the
+   app's ``Topic`` setting): Apache Kafka answers CreateTopics before its metadata has the
+   topic, and Faust subscribes at once (the raw topic went unassigned, or the tables' check
+   crashed the worker with PartitionsMismatch).
+10. **Changelog topics get the worker's topic config** (``agents.topics.configure_changelogs``:
+   ``min.insync.replicas``): Faust has no app-wide topic config.
 """
 
 from __future__ import annotations

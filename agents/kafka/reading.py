@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from agents.app import settings
+from agents.kafka.metadata import topic_partitions
 
 
 class TopicMissing(LookupError):
@@ -33,7 +34,7 @@ async def read_topic(
     """Every record of ``topic``, oldest first; stop when caught up (unless ``follow``) or after
     ``idle_timeout`` seconds without a new record."""
     async with _consumer() as consumer:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(settings.bootstrap_servers(), [topic])
         if not partitions:
             raise TopicMissing(topic)
         consumer.assign(partitions)

@@ -11,7 +11,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.kafka.metadata import topic_partitions
+
 Header = tuple[str, bytes]
+PRODUCE_TIMEOUT = 120.0
+HANG_MARGIN = 30.0
+"""Seconds past its own deadline that a read may take before it counts as hung."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,15 @@ def produce(
     messages: Iterable[tuple[bytes, Sequence[Header]]],
     max_request_size: int = 1024 * 1024,
 ) -> int:
-    """Send (value, headers) pairs and wait until the broker acknowledged all of them."""
+    """Send (value, headers) pairs and wait until the broker acknowledged all of them (acks=all,
+    as the worker's own producer: on a replicated topic, in every in-sync replica)."""
 
     async def run() -> int:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, linger_ms=5, max_request_size=max_request_size
+            bootstrap_servers=bootstrap,
+            linger_ms=5,
+            max_request_size=max_request_size,
+            acks="all",
         )
         await producer.start()
         try:
@@ -56,7 +65,7 @@ def produce(
         finally:
             await producer.stop()
 
-    return asyncio.run(run())
+    return asyncio.run(asyncio.wait_for(run(), PRODUCE_TIMEOUT))
 
 
 def read_topics(
@@ -67,7 +76,8 @@ def read_topics(
     settle: float = 1.0,
 ) -> list[Consumed]:
     """Read the topics from the beginning until ``done`` holds, then ``settle`` seconds more
-    (so that extra, unexpected records would show), or until ``timeout``."""
+    (so that extra, unexpected records would show), or until ``timeout``; a client call that
+    hangs past that (a broker that stopped answering) fails the read."""
 
     async def run() -> list[Consumed]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -78,18 +88,16 @@ def read_topics(
             deadline = time.monotonic() + timeout
             settle_until: float | None = None
             while time.monotonic() < deadline:
-                if len(assigned) < len(topics):
-                    await consumer.topics()  # refreshes the cached metadata
-                    wanted = {
-                        TopicPartition(topic, partition)
-                        for topic in topics
-                        for partition in consumer.partitions_for_topic(topic) or ()
-                    }
+                if {tp.topic for tp in assigned} < set(topics):
+                    wanted = set(await topic_partitions(bootstrap, topics))
                     if wanted - assigned:
                         assigned = wanted
                         consumer.assign(list(assigned))
                         await consumer.seek_to_beginning(*assigned)
                         seen.clear()
+                if not assigned:  # none of the topics exists yet
+                    await asyncio.sleep(0.2)
+                    continue
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     seen.extend(
@@ -110,4 +118,4 @@ def read_topics(
         finally:
             await consumer.stop()
 
-    return asyncio.run(run())
+    return asyncio.run(asyncio.wait_for(run(), timeout + settle + HANG_MARGIN))

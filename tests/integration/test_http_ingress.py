@@ -12,14 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from agents.kafka.embedded_broker import EmbeddedBroker, free_port
+from agents.kafka.metadata import topic_partitions
 from agents.web.auth import key_id_of
 from processor import EventType, classify
 from tests.integration.kafka_io import read_topics
 from tests.integration.worker import REPO, WorkerProcess, worker_env
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 BEHIND_MS = 60_000
 OUTPUT_SUFFIXES = [f"events.{kind.value}" for kind in EventType] + ["events.invalid"]
@@ -69,14 +74,7 @@ def read_raw(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> l
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            if not partitions:
-                await consumer.topics()
-                partitions = [
-                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-                ]
+            partitions = await topic_partitions(bootstrap, [topic])
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             records: list[Any] = []

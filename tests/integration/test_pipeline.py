@@ -9,12 +9,16 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.settings import Settings
 from processor import EventType, classify
 from processor.samples import sample_request
 from tests.integration.kafka_io import Consumed, produce, read_topics
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 RECEIVED_AT = 1_700_000_000_000

@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from agents.kafka.embedded_broker import free_port
 from processor import EventType, classify
 from tests.integration.worker import REPO, WorkerProcess, worker_env
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

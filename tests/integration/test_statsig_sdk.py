@@ -8,6 +8,8 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from processor import EventType, classify
 from tests.enrichment_cases import BROWSER_USER_ENRICHMENT, CHROME_WINDOWS, PUBLIC_IP
 from tests.integration import test_observability as metrics
@@ -15,6 +17,9 @@ from tests.integration.kafka_io import read_topics
 from tests.integration.statsig_sdk_client import CONFIG, GATE, RULE
 from tests.integration.test_metrics import http_get, until
 from tests.integration.worker import REPO
+
+#: The newcomer's default, the embedded broker, runs these too (`make test`).
+pytestmark = pytest.mark.smoke
 
 CLOCK_BEHIND_MS = 60_000
 USERS = ["sdk-alice", "sdk-bob", "sdk-carol"]

@@ -711,3 +711,86 @@ def test_compose_and_k8s_run_the_same_image_of_this_version() -> None:
     assert images == {statefulset_container()["image"]}
     (image,) = images
     assert image.rsplit(":", 1)[1] == version
+
+
+# === Kafka client settings ===============================================================
+
+#: What a production worker's Kafka clients do, stated in compose and the ConfigMap alike: the
+#: worker's defaults written out, so an operator reads them (deploy/README.md explains each).
+KAFKA_CLIENT_SETTINGS = (
+    "PRODUCER_ACKS",
+    "CONSUMER_AUTO_OFFSET_RESET",
+    "BROKER_SESSION_TIMEOUT",
+    "BROKER_REBALANCE_TIMEOUT",
+    "FETCH_MAX_WAIT_MS",
+    "SEND_RETRIES",
+)
+REPLICATION_SETTINGS = ("TOPIC_REPLICAS", "TOPIC_MIN_INSYNC_REPLICAS")
+
+
+def worker_defaults(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The value each Kafka client setting has when the environment does not set it."""
+    from agents.settings import Settings
+
+    for name in (*KAFKA_CLIENT_SETTINGS, *REPLICATION_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env()
+    faust = FaustSettings.SETTINGS
+    return {
+        "PRODUCER_ACKS": -1,  # agents/app.py; tests/unit/test_durability_settings.py checks it
+        "CONSUMER_AUTO_OFFSET_RESET": faust["consumer_auto_offset_reset"].default,
+        "BROKER_SESSION_TIMEOUT": settings.session_timeout,
+        "BROKER_REBALANCE_TIMEOUT": settings.rebalance_timeout,
+        "FETCH_MAX_WAIT_MS": settings.fetch_max_wait_ms,
+        "SEND_RETRIES": settings.send_retries,
+    }
+
+
+def stated_value(name: str, value: str) -> object:
+    """A deploy file's text as the worker reads it (Faust's ``all`` is -1)."""
+    if name == "PRODUCER_ACKS":
+        return int(FaustSettings.SETTINGS["producer_acks"].number_aliases.get(value, value))
+    if name == "CONSUMER_AUTO_OFFSET_RESET":
+        return value
+    return float(value)
+
+
+def deployments() -> dict[str, dict[str, str]]:
+    stated = {f"compose {name}": env_of(service) for name, service in workers().items()}
+    stated["ConfigMap"] = configmap()
+    return stated
+
+
+def test_compose_and_k8s_state_the_workers_kafka_client_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = worker_defaults(monkeypatch)
+    for where, env in deployments().items():
+        missing = [name for name in KAFKA_CLIENT_SETTINGS if name not in env]
+        assert missing == [], f"{where} does not state {missing}"
+        for name in KAFKA_CLIENT_SETTINGS:
+            assert stated_value(name, env[name]) == defaults[name], f"{where}: {name}"
+    assert stated_value("PRODUCER_ACKS", configmap()["PRODUCER_ACKS"]) == -1, "acks=all"
+
+
+def test_replication_fits_each_deployments_brokers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.settings import Settings
+
+    for where, env in deployments().items():
+        replicas, in_sync = (int(env[name]) for name in REPLICATION_SETTINGS)
+        assert replicas <= len(broker_addresses(env["KAFKA_BROKER"])), where
+        for name in REPLICATION_SETTINGS:
+            monkeypatch.setenv(name, env[name])
+        settings = Settings.from_env()  # refuses more in-sync replicas than replicas
+        assert settings.topic_config() == {"min.insync.replicas": str(in_sync)}
+    # One broker in compose; the cluster of the ConfigMap keeps an acknowledged write on two
+    # brokers and takes writes with one of three down.
+    assert {int(env_of(s)["TOPIC_MIN_INSYNC_REPLICAS"]) for s in workers().values()} == {1}
+    config = configmap()
+    assert (int(config["TOPIC_REPLICAS"]), int(config["TOPIC_MIN_INSYNC_REPLICAS"])) == (3, 2)
+
+
+def test_deploy_readme_explains_every_kafka_client_setting() -> None:
+    text = (DEPLOY / "README.md").read_text()
+    missing = [name for name in (*KAFKA_CLIENT_SETTINGS, *REPLICATION_SETTINGS) if name not in text]
+    assert missing == []

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import subprocess
-import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +19,7 @@ from agents.app import app, checkpoint
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
 from agents.kafka.transactions import CommitBarrier
+from tests.unit.fresh_process import stdout_of
 
 _names = iter(range(1_000_000))
 
@@ -256,16 +254,8 @@ asyncio.run(built())
 
 def fetch_wait_of_a_worker(**env: str) -> int:
     """The fetch wait of the consumer a worker builds, in a fresh process with ``env``."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS")}
-    done = subprocess.run(
-        [sys.executable, "-c", FETCH_WAIT_PROBE],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return int(done.stdout.split()[-1])
+    unset = ("KAFKA_BROKER", "FETCH_MAX_WAIT_MS")
+    return int(stdout_of(FETCH_WAIT_PROBE, lambda name: name in unset, **env).split()[-1])
 
 
 @pytest.mark.parametrize(
