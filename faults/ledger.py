@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from agents.kafka.metadata import topic_partitions
 from processor import EventType, ProcessorConfig, process_request
 
 OUTPUT_SUFFIXES = (*(f"events.{kind.value}" for kind in EventType), "events.invalid")
@@ -146,13 +147,7 @@ async def _read_to_end(
     )
     await consumer.start()
     try:
-        known = await consumer.topics()
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            if topic in known
-            for partition in consumer.partitions_for_topic(topic) or ()
-        ]
+        partitions = await topic_partitions(bootstrap, topics)
         if not partitions:
             return []
         consumer.assign(partitions)

@@ -12,8 +12,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from agents.kafka.metadata import topic_partitions
 from bench.worker import WORKER, AppProcess, app_env
 from faults.brokers import Broker
 from faults.http_load import HttpLoad
@@ -98,7 +99,7 @@ async def _next_commit(bootstrap: str, group_id: str, topic: str, timeout: float
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id)
     await reader.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        partitions = await topic_partitions(bootstrap, [topic])
         before: int | None = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
