@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 class _Partition:
     frontier: int
     """Every record below this offset, since the start of the bookkeeping, was delivered."""
+    start: int
+    """Where the bookkeeping of this assignment started: nothing is committed before the
+    frontier moves past it."""
     fetched_to: int
     """The client's position after the last fetch of the current run."""
     pending: deque[int] = field(default_factory=deque)
@@ -93,7 +96,7 @@ class Checkpoint:
         with self._lock:
             state = self._partitions.get(tp)
             if state is None or state.owner is not owner:
-                self._partitions[tp] = _Partition(position, position, owner=owner)
+                self._partitions[tp] = _Partition(position, position, position, owner=owner)
                 return
             state.run += 1
             state.pending.clear()
@@ -142,6 +145,12 @@ class Checkpoint:
         """The offset to commit for ``tp`` (the next one to read), or None when not tracked."""
         state = self._partitions.get(tp)
         return None if state is None else state.frontier
+
+    def advanced(self, tp: Hashable) -> bool:
+        """Whether ``tp``'s frontier moved since its assignment began: else nothing is new to
+        commit (and, exactly once, its transaction may not even be open yet)."""
+        state = self._partitions.get(tp)
+        return state is not None and state.frontier != state.start
 
     def partitions(self) -> list[Hashable]:
         with self._lock:

@@ -156,7 +156,8 @@ def _tps_with_pending_acks(self: FaustConsumer, topics: Any = None) -> Any:
     tps = set(_faust_tps_with_pending_acks(self, topics))
     assigned = self.assignment()
     for tp in _checkpoint.partitions():
-        if tp in assigned and (topics is None or tp in topics or tp.topic in topics):
+        wanted = topics is None or tp in topics or tp.topic in topics
+        if wanted and tp in assigned and _checkpoint.advanced(tp):
             tps.add(tp)
     return iter(tps)
 
@@ -213,7 +214,9 @@ def _position_set(state: TopicPartitionState, position: int) -> None:
     for tp, candidate in state._assignment._tp_state.items():
         if candidate is state:
             if _checkpoint.tracks(tp.topic):
-                _checkpoint.seeked(TP(tp.topic, tp.partition), position, owner=state)
+                # aiokafka's own TopicPartition, as Faust's messages carry: a transaction's
+                # commit refuses any other key type (Faust's TP is equal, but another class).
+                _checkpoint.seeked(tp, position, owner=state)
             return
 
 

@@ -20,6 +20,7 @@ def booked(position: int = 0) -> Checkpoint:
 
 def test_a_partition_starts_at_the_position_it_was_reset_to() -> None:
     assert booked(40).committable(TP) == 40
+    assert not booked(40).advanced(TP)  # nothing new to commit
     assert Checkpoint().committable(TP) is None
 
 
@@ -28,6 +29,7 @@ def test_delivered_records_move_the_frontier_to_the_clients_position() -> None:
     checkpoint.fetched(TP, [50, 51, 52, 53], position=54)
     checkpoint.delivered([(TP, offset) for offset in (50, 51, 52, 53)])
     assert checkpoint.committable(TP) == 54
+    assert checkpoint.advanced(TP)
 
 
 def test_an_undelivered_head_holds_the_commit_however_many_follow_it() -> None:

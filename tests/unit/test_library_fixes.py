@@ -65,6 +65,9 @@ def test_partitions_the_checkpoint_books_are_committed_without_faust_acks(
     consumer = app.consumer
     consumer._acked.pop(tp, None)
     monkeypatch.setattr(consumer, "assignment", lambda: {tp})
+    assert tp not in set(consumer._filter_tps_with_pending_acks())  # nothing new yet
+    checkpoint.fetched(tp, [0, 1], position=2)
+    checkpoint.delivered([(tp, 0), (tp, 1)])
     assert tp in set(consumer._filter_tps_with_pending_acks())
     assert tp in set(consumer._filter_tps_with_pending_acks({tp.topic}))
     assert tp not in set(consumer._filter_tps_with_pending_acks({"another-topic"}))
@@ -85,6 +88,8 @@ def test_aiokafka_positions_set_by_seeks_and_resets_start_a_run() -> None:
     state = assignment.state_value(TopicPartition(tp.topic, 0))
     state.reset_to(7)  # the committed point, when the partition is assigned
     assert checkpoint.committable(tp) == 7
+    [booked] = [each for each in checkpoint.partitions() if each == tp]
+    assert type(booked) is TopicPartition  # what a transaction's commit takes as a key
     first_run = checkpoint.run_of(tp)
     state.seek(3)
     assert checkpoint.is_stale(tp, first_run)
