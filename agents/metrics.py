@@ -296,6 +296,11 @@ async def merge_partials(stream: faust.StreamT[bytes]) -> None:
 
 @app.timer(settings.metrics_tick_seconds)
 async def tick_owned_partitions() -> None:
-    """Tick every partials partition this worker owns, so idle partitions close windows too."""
+    """Tick every partials partition this worker owns, so idle partitions close windows too.
+
+    A tick goes through the producer's plain sends, outside any transaction in exactly-once
+    mode too: in a partition's open transaction it would stay unread (read_committed) until
+    something else committed that transaction, and an idle partition's never would be.
+    """
     for partition in sorted(owned_partitions()):
-        await metric_partials.send(value=_TICK, partition=partition)
+        await app.producer.send(_PARTIALS_TOPIC, None, _TICK, partition, None, None)
