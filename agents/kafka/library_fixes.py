@@ -52,14 +52,21 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    commit waits at the :class:`~agents.kafka.transactions.CommitBarrier` for the batches in
    flight, flushes the buffer, then computes and commits the offsets.
 
+9. **Exactly once: table recovery asks the broker where each changelog ends** (no upstream
+   issue found). In transactional mode Faust takes a changelog partition's end from the last
+   stable offset of the consumer's last fetch of it, which is unknown before that partition's
+   first fetch: recovery then counted every changelog empty and started the tables empty (the
+   fault harness saw the tables short after a kill). The end is asked with a ListOffsets
+   request instead, which answers the last stable offset under read_committed.
+
 Two more changes go through settings Faust offers rather than patches, and are listed here so
 that this page answers "what does the worker change in Faust?":
 
-9. **Declaring a topic waits until the brokers list it** (``agents/kafka/listed_topic.py``, the
+10. **Declaring a topic waits until the brokers list it** (``agents/kafka/listed_topic.py``, the
    app's ``Topic`` setting): Apache Kafka answers CreateTopics before its metadata has the
    topic, and Faust subscribes at once (the raw topic went unassigned, or the tables' check
    crashed the worker with PartitionsMismatch).
-10. **Changelog topics get the worker's topic config** (``agents.topics.configure_changelogs``:
+11. **Changelog topics get the worker's topic config** (``agents.topics.configure_changelogs``:
    ``min.insync.replicas``): Faust has no app-wide topic config.
 """
 
@@ -101,6 +108,7 @@ _faust_wait_next_records = FaustConsumer._wait_next_records
 _faust_getmany = FaustConsumer.getmany
 _faust_fetch_records = AIOKafkaConsumerThread._fetch_records
 _faust_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
+_faust_highwaters = AIOKafkaConsumerThread._highwaters
 _faust_on_recovery_completed = Recovery.on_recovery_completed
 _faust_resume_streams = Recovery._resume_streams
 _faust_send_pending = ProducerBuffer._send_pending
@@ -325,6 +333,15 @@ async def _force_commit(
         return await _faust_force_commit(self, topics, start_new_transaction)
 
 
+# 9. Exactly once: table recovery asks the broker where each changelog ends.
+
+
+async def _highwaters(self: AIOKafkaConsumerThread, partitions: Any) -> Mapping[Any, int]:
+    # The consumer's isolation level (read_committed in transactional mode) goes with the
+    # request: the answer is the last stable offset, known before any fetch.
+    return await self._ensure_consumer().end_offsets(partitions)  # type: ignore[no-any-return]
+
+
 def install(
     app: AppT, checkpoint: Checkpoint, barrier: CommitBarrier, fetch_max_wait_ms: int
 ) -> None:
@@ -349,4 +366,5 @@ def install(
     ProducerBuffer.flush = _flush  # type: ignore[method-assign]
     AIOKafkaConsumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
     app.timer(_STALL_CHECK_SECONDS)(refetch_stranded_records)

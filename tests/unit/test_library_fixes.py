@@ -369,3 +369,24 @@ def test_with_the_fixes_the_record_is_delivered_and_nothing_passes_it() -> None:
     delivered, consumer = drain_after_a_seek(tp, fixed=True)
     assert delivered == [62, 63, 64, 65]  # the stale 63 and 64 never reached the agent
     assert consumer._new_offset(tp) == 66
+
+
+def test_recovery_in_transactions_asks_the_broker_where_changelogs_end() -> None:
+    """Exactly once, Faust reads a changelog's end from its last fetch: before the first fetch
+    of a partition that is unknown, and the table was taken for empty."""
+    tp = TopicPartition("app-metrics-event-counts-changelog", 2)
+
+    class NeverFetched:
+        def last_stable_offset(self, partition: TopicPartition) -> None:
+            return None  # no fetch of it yet
+
+        async def end_offsets(self, partitions: list[TopicPartition]) -> dict[Any, int]:
+            return {partition: 870 for partition in partitions}  # ListOffsets, read_committed
+
+    thread = SimpleNamespace(
+        consumer=SimpleNamespace(in_transaction=True), _ensure_consumer=lambda: NeverFetched()
+    )
+    faust_alone = asyncio.run(library_fixes._faust_highwaters(thread, [tp]))  # type: ignore[arg-type]
+    assert faust_alone == {tp: None}  # recovery counts that as an empty changelog
+    highwaters = asyncio.run(app.consumer._thread.__class__._highwaters(thread, [tp]))
+    assert highwaters == {tp: 870}
