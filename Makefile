@@ -47,7 +47,7 @@ bench: $(STAMP)
 
 # The fault harness (not part of `make test`): RUNS runs of each scenario, or of SCENARIO only.
 faults: $(STAMP)
-	$(BIN)/python -m faults --runs $(or $(RUNS),3) $(if $(QUICK),--quick,) $(foreach s,$(SCENARIO),--scenario $(s))
+	$(BIN)/python -m faults --runs $(or $(RUNS),3) $(if $(QUICK),--quick,) $(if $(BROKER),--broker $(BROKER),) $(foreach s,$(SCENARIO),--scenario $(s))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
