@@ -4,12 +4,12 @@ connection until the worker answers 202, as Statsig's SDKs retry."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
+
+from faults.load import InThread
 
 KEY = "secret-dev-statsig-stream"
 ATTEMPTS = 30
@@ -61,34 +61,8 @@ async def _post_all(url: str, bodies: Sequence[bytes], concurrency: int, seconds
     return posted
 
 
-class HttpLoad:
-    """Post ``bodies`` to ``url`` over about ``seconds``, ``concurrency`` at a time, in a thread
-    of its own."""
-
-    def __init__(self, url: str, bodies: Sequence[bytes], seconds: float, concurrency: int = 8):
-        self.posted: Posted | None = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(url, bodies, concurrency, seconds), daemon=True
-        )
-
-    def _run(self, url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> None:
-        try:
-            self.posted = asyncio.run(_post_all(url, bodies, concurrency, seconds))
-        except BaseException as exc:  # reported by join()
-            self.error = exc
-
-    def start(self) -> HttpLoad:
-        self._thread.start()
-        return self
-
-    def join(self, timeout: float) -> Posted:
-        started = time.monotonic()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError(
-                f"the HTTP load did not finish within {time.monotonic() - started} s"
-            )
-        if self.error is not None or self.posted is None:
-            raise RuntimeError(f"the HTTP load failed: {self.error!r}") from self.error
-        return self.posted
+def http_load(
+    url: str, bodies: Sequence[bytes], seconds: float, concurrency: int = 8
+) -> InThread[Posted]:
+    """Post ``bodies`` to ``url`` over about ``seconds``, ``concurrency`` at a time."""
+    return InThread("the HTTP load", lambda: _post_all(url, bodies, concurrency, seconds))

@@ -7,12 +7,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, Generic, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
 
 Header = tuple[str, bytes]
+T = TypeVar("T")
 
 SLICES = 20
 
@@ -39,32 +41,41 @@ async def _produce(bootstrap: str, topic: str, bodies: Sequence[bytes], seconds:
         await producer.stop()
 
 
-class SteadyProducer:
-    """Produce ``bodies`` to ``topic`` spread over ``seconds``, in a thread of its own; every
-    message acknowledged by the broker (acks=all) before the thread ends."""
+class InThread(Generic[T]):
+    """A coroutine run to its end in a thread of its own (beside the synchronous harness); its
+    result, or its error, is given by :meth:`join`."""
 
-    def __init__(self, bootstrap: str, topic: str, bodies: Sequence[bytes], seconds: float):
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(bootstrap, topic, bodies, seconds), daemon=True
-        )
+    def __init__(self, what: str, work: Callable[[], Coroutine[Any, Any, T]]) -> None:
+        self._what = what
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
 
-    def _run(self, bootstrap: str, topic: str, bodies: Sequence[bytes], seconds: float) -> None:
+    def _run(self, work: Callable[[], Coroutine[Any, Any, T]]) -> None:
         try:
-            asyncio.run(_produce(bootstrap, topic, bodies, seconds))
+            self._result = asyncio.run(work())
         except BaseException as exc:  # reported by join()
-            self.error = exc
+            self._error = exc
 
-    def start(self) -> SteadyProducer:
+    def start(self) -> InThread[T]:
         self._thread.start()
         return self
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float) -> T:
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError(f"the producer did not finish within {timeout} s")
-        if self.error is not None:
-            raise RuntimeError(f"the producer failed: {self.error!r}") from self.error
+            raise TimeoutError(f"{self._what} did not finish within {timeout} s")
+        if self._error is not None:
+            raise RuntimeError(f"{self._what} failed: {self._error!r}") from self._error
+        return cast(T, self._result)
+
+
+def steady_producer(
+    bootstrap: str, topic: str, bodies: Sequence[bytes], seconds: float
+) -> InThread[None]:
+    """Produce ``bodies`` to ``topic`` spread over ``seconds``, every message acknowledged by
+    the broker (acks=all) before it ends."""
+    return InThread("the producer", lambda: _produce(bootstrap, topic, bodies, seconds))
 
 
 @contextmanager

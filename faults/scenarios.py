@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer
 from agents.kafka.metadata import topic_partitions
 from bench.worker import WORKER, AppProcess, app_env
 from faults.brokers import Broker
-from faults.http_load import HttpLoad
+from faults.http_load import http_load
 from faults.ledger import RAW_SUFFIX, Outcome, output_topics, settle
-from faults.load import SteadyProducer, busy_cpu
+from faults.load import busy_cpu, steady_producer
 from processor.samples import sample_requests
 
 EVENTS_PER_REQUEST = 50
@@ -128,7 +128,7 @@ def _kill_and_restart(
     rng = random.Random(seed)
     prefix = group[0].prefix
     bodies = _bodies(size, seed)
-    producer = SteadyProducer(bootstrap, prefix + RAW_SUFFIX, bodies, size.produce_seconds).start()
+    producer = steady_producer(bootstrap, prefix + RAW_SUFFIX, bodies, size.produce_seconds).start()
     started = time.monotonic()
     for index, moment in enumerate(sorted(rng.uniform(*size.kill_window) for _ in range(kills))):
         victim = group[index % len(group)]
@@ -214,7 +214,7 @@ def broker_fault(fault: BrokerFault) -> Callable[[Broker, Path, Size, int], Run]
             bodies = _bodies(size, seed)
             raw = worker.prefix + RAW_SUFFIX
             seconds = 3 * size.produce_seconds
-            producer = SteadyProducer(broker.bootstrap, raw, bodies, seconds).start()
+            producer = steady_producer(broker.bootstrap, raw, bodies, seconds).start()
             time.sleep(size.kill_window[0] + 1.0)
             timeout = float(worker.env["BROKER_SESSION_TIMEOUT"])
             fault(broker, busiest_node(broker, worker.prefix), timeout)
@@ -233,7 +233,7 @@ def http_broker_kill(broker: Broker, work: Path, size: Size, seed: int) -> Run:
         worker = group[0]
         bodies = [gzip.compress(body) for body in _bodies(size, seed)]
         url = worker.web_url + "/v1/log_event"
-        load = HttpLoad(url, bodies, seconds=3 * size.produce_seconds).start()
+        load = http_load(url, bodies, seconds=3 * size.produce_seconds).start()
         time.sleep(size.kill_window[0] + 1.0)
         _kill_broker(broker, busiest_node(broker, worker.prefix), 0.0)
         posted = load.join(timeout=300)

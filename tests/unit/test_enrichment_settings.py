@@ -3,16 +3,11 @@ at start, with a message that names the setting and what it accepts."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from agents.settings import SettingError, Settings
 from processor import IpAnonymization
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit.fresh_process import start_refusal
 
 
 @pytest.mark.parametrize(
@@ -52,15 +47,6 @@ def test_an_unknown_value_is_refused(
 
 
 def test_the_worker_refuses_to_start_with_an_unknown_mode() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "agents.run"],
-        cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "IP_ANONYMIZE": "mask"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 1
-    assert completed.stderr.strip().splitlines()[-1] == (
+    assert start_refusal(IP_ANONYMIZE="mask") == (
         "refusing to start: IP_ANONYMIZE must be one of none, truncate, drop, not 'mask'"
     )

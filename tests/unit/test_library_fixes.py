@@ -95,7 +95,9 @@ def test_aiokafka_positions_set_by_seeks_and_resets_start_a_run() -> None:
     assert checkpoint.is_stale(tp, first_run)
 
 
-def test_records_are_booked_with_the_position_the_fetch_left() -> None:
+def test_records_are_booked_with_the_position_the_fetch_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tp = tracked_tp()
     aio_tp = TopicPartition(tp.topic, 0)
     assignment = new_assignment(aio_tp)
@@ -111,19 +113,17 @@ def test_records_are_booked_with_the_position_the_fetch_left() -> None:
     async def fetch(*args: Any, **kwargs: Any) -> Any:
         return records
 
-    original = library_fixes._faust_fetch_records
-    library_fixes._faust_fetch_records = fetch
-    try:
-        thread = app.consumer._thread
-        fetched = asyncio.run(thread._fetch_records(consumer, {aio_tp}, timeout=0))
-    finally:
-        library_fixes._faust_fetch_records = original
+    monkeypatch.setattr(library_fixes, "_faust_fetch_records", fetch)
+    thread = app.consumer._thread
+    fetched = asyncio.run(thread._fetch_records(consumer, {aio_tp}, timeout=0))
     assert fetched.runs == {aio_tp: checkpoint.run_of(tp)}
     checkpoint.delivered([(tp, 10), (tp, 12), (tp, 13)])
     assert checkpoint.committable(tp) == 16
 
 
-def test_records_fetched_before_a_seek_never_reach_a_stream_after_it() -> None:
+def test_records_fetched_before_a_seek_never_reach_a_stream_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tp = tracked_tp()
     checkpoint.seeked(tp, 0, owner="assignment")
     consumer = app.consumer
@@ -140,16 +140,12 @@ def test_records_fetched_before_a_seek_never_reach_a_stream_after_it() -> None:
         async for _, message in consumer.getmany(0):
             delivered.append(message.offset)
 
-    original = library_fixes._faust_getmany
-    library_fixes._faust_getmany = faust_getmany
-    try:
-        asyncio.run(drain())
-    finally:
-        library_fixes._faust_getmany = original
+    monkeypatch.setattr(library_fixes, "_faust_getmany", faust_getmany)
+    asyncio.run(drain())
     assert delivered == [0, 1]
 
 
-def test_recovery_seeks_with_the_consumer_flow_stopped() -> None:
+def test_recovery_seeks_with_the_consumer_flow_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     """faust-streaming #596: with the flow running, records fetched after the seek reach the
     agents' queues, which the flow control then clears."""
     seen: list[bool] = []
@@ -157,17 +153,13 @@ def test_recovery_seeks_with_the_consumer_flow_stopped() -> None:
     async def faust_completion(self: Any, generation_id: int = 0) -> None:
         seen.append(self.app.consumer.flow_active)
 
-    original = library_fixes._faust_on_recovery_completed
-    library_fixes._faust_on_recovery_completed = faust_completion
-    try:
-        app.consumer.resume_flow()
-        asyncio.run(app.tables.recovery.on_recovery_completed(0))
-    finally:
-        library_fixes._faust_on_recovery_completed = original
+    monkeypatch.setattr(library_fixes, "_faust_on_recovery_completed", faust_completion)
+    app.consumer.resume_flow()
+    asyncio.run(app.tables.recovery.on_recovery_completed(0))
     assert seen == [False]
 
 
-def test_a_flush_waits_for_the_message_being_sent() -> None:
+def test_a_flush_waits_for_the_message_being_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Faust's flush returns after 0.1 s without a send, so a commit could pass a table update
     still on its way to the client."""
     sent: list[str] = []
@@ -188,15 +180,11 @@ def test_a_flush_waits_for_the_message_being_sent() -> None:
         finally:
             await buffer.stop()
 
-    original = library_fixes._faust_send_pending
-    library_fixes._faust_send_pending = slow_send
-    try:
-        asyncio.run(flush_one())
-    finally:
-        library_fixes._faust_send_pending = original
+    monkeypatch.setattr(library_fixes, "_faust_send_pending", slow_send)
+    asyncio.run(flush_one())
 
 
-def test_a_stranded_record_is_fetched_again() -> None:
+def test_a_stranded_record_is_fetched_again(monkeypatch: pytest.MonkeyPatch) -> None:
     own = Checkpoint()
     own.track("raw")
     tp = TP("raw", 3)
@@ -210,19 +198,17 @@ def test_a_stranded_record_is_fetched_again() -> None:
         seeks.append((partition, offset))
 
     stub = SimpleNamespace(consumer=SimpleNamespace(assignment=lambda: {tp}, seek=seek))
-    original = library_fixes._checkpoint
-    library_fixes._checkpoint = own
-    try:
-        asyncio.run(library_fixes.refetch_stranded_records(stub))  # type: ignore[arg-type]
-    finally:
-        library_fixes._checkpoint = original
+    monkeypatch.setattr(library_fixes, "_checkpoint", own)
+    asyncio.run(library_fixes.refetch_stranded_records(stub))  # type: ignore[arg-type]
     assert seeks == [(tp, 0)]
     assert own.refetches == 1
     timers = {inspect.unwrap(task) for task in app._app_tasks}
     assert library_fixes.refetch_stranded_records in timers
 
 
-def test_partitions_never_committed_are_read_again_from_the_beginning() -> None:
+def test_partitions_never_committed_are_read_again_from_the_beginning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     never, committed, changelog = TP("raw", 0), TP("raw", 1), TP("metrics-changelog", 0)
     rewound: list[TP] = []
 
@@ -236,12 +222,8 @@ def test_partitions_never_committed_are_read_again_from_the_beginning() -> None:
         app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"metrics-changelog"})),
         _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning),
     )
-    original = library_fixes._faust_seek_to_committed
-    library_fixes._faust_seek_to_committed = faust_seek
-    try:
-        asyncio.run(app.consumer.__class__.seek_to_committed(stub))  # type: ignore[arg-type]
-    finally:
-        library_fixes._faust_seek_to_committed = original
+    monkeypatch.setattr(library_fixes, "_faust_seek_to_committed", faust_seek)
+    asyncio.run(app.consumer.__class__.seek_to_committed(stub))  # type: ignore[arg-type]
     assert rewound == [never]
 
 
@@ -295,7 +277,9 @@ def message(tp: TP, offset: int) -> Message:
     return Message(tp.topic, tp.partition, offset, 0.0, 0, [], None, b"{}", None, tp=tp)
 
 
-def drain_after_a_seek(tp: TP, fixed: bool) -> tuple[list[int], Any]:
+def drain_after_a_seek(
+    tp: TP, fixed: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[int], Any]:
     """Run Faust's consume loop, on a consumer of the app's transport, over two fetches around
     a seek back to 62; return the offsets its callback (the agents) received, each then
     processed and acknowledged, and the consumer."""
@@ -337,18 +321,14 @@ def drain_after_a_seek(tp: TP, fixed: bool) -> tuple[list[int], Any]:
         consumer._read_offset[tp] = 62  # what Faust's perform_seek sets
         consumer._committed_offset[tp] = 62
         if fixed:
-            library_fixes._faust_getmany = scripted_getmany
+            monkeypatch.setattr(library_fixes, "_faust_getmany", scripted_getmany)
             consumer.getmany = lambda timeout: library_fixes._getmany(consumer, timeout)
         else:
             consumer.getmany = scripted_getmany
         await consumer._drain_messages(fetcher)
         return consumer
 
-    original = library_fixes._faust_getmany
-    try:
-        consumer = asyncio.run(consume())
-    finally:
-        library_fixes._faust_getmany = original
+    consumer = asyncio.run(consume())
     return delivered, consumer
 
 
@@ -357,16 +337,20 @@ def _acks_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)
 
 
-def test_faust_alone_drops_the_record_a_seek_rewound_to_and_commits_past_it() -> None:
+def test_faust_alone_drops_the_record_a_seek_rewound_to_and_commits_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tp = tracked_tp()
-    delivered, consumer = drain_after_a_seek(tp, fixed=False)
+    delivered, consumer = drain_after_a_seek(tp, False, monkeypatch)
     assert 62 not in delivered
     assert library_fixes._faust_new_offset(consumer, tp) == 66  # record 62 is lost
 
 
-def test_with_the_fixes_the_record_is_delivered_and_nothing_passes_it() -> None:
+def test_with_the_fixes_the_record_is_delivered_and_nothing_passes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     tp = tracked_tp()
-    delivered, consumer = drain_after_a_seek(tp, fixed=True)
+    delivered, consumer = drain_after_a_seek(tp, True, monkeypatch)
     assert delivered == [62, 63, 64, 65]  # the stale 63 and 64 never reached the agent
     assert consumer._new_offset(tp) == 66
 

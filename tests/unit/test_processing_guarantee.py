@@ -3,15 +3,10 @@ transactions, so the worker refuses it on the embedded broker, at start, saying 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from agents.settings import ProcessingGuarantee, SettingError, Settings
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit.fresh_process import start_refusal
 
 
 @pytest.mark.parametrize(
@@ -42,15 +37,6 @@ def test_an_unknown_guarantee_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_worker_refuses_exactly_once_on_the_embedded_broker() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "agents.run"],
-        cwd=REPO,
-        env={"PATH": "/usr/bin:/bin", "PROCESSING_GUARANTEE": "exactly_once"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert completed.returncode == 1
-    last = completed.stderr.strip().splitlines()[-1]
+    last = start_refusal(PROCESSING_GUARANTEE="exactly_once")
     assert last.startswith("refusing to start: PROCESSING_GUARANTEE=exactly_once needs a broker")
     assert "embedded broker refuses transactional producers" in last
