@@ -132,12 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     names = args.scenario or [
         name
         for name, s in SCENARIOS.items()
-        if s.needs_cluster == cluster and not (embedded and s.needs_transactions)
+        if s.needs_cluster == cluster and not (embedded and s.not_on_embedded)
     ]
     if not cluster and any(SCENARIOS[name].needs_cluster for name in names):
         raise SystemExit("those scenarios fault brokers: run them with --broker cluster")
-    if embedded and any(SCENARIOS[name].needs_transactions for name in names):
-        raise SystemExit("exactly once needs transactions: run it with --broker kafka or cluster")
+    for name in names:
+        if embedded and SCENARIOS[name].not_on_embedded:
+            why = SCENARIOS[name].not_on_embedded
+            raise SystemExit(f"{name} runs on Apache Kafka only ({why}): use --broker kafka")
     out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     size = QUICK if args.quick else FULL
     settings = f" with {' '.join(args.env)}" if args.env else ""
