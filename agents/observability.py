@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agents.app import app
+from agents.app import app, checkpoint
 from processor import EventType, ProcessedRequest, lookup_cache_counts
 from processor.context import read_context
 from processor.reasons import DeadLetterReason
@@ -217,8 +217,37 @@ class EnrichmentCaches(Collector):
         yield family
 
 
+class CommitSafety(Collector):
+    """What the checkpoint (``agents/kafka/checkpoint.py``) held back, read when scraped: how
+    often Faust would have committed past an undelivered record, records of an older fetch
+    dropped after a seek, and partitions read again from a stranded record."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for name, text, value in (
+            (
+                "commit_passes_prevented",
+                "Commits Faust computed past a record whose output was not acknowledged",
+                checkpoint.passes_prevented,
+            ),
+            (
+                "stale_records_dropped",
+                "Records fetched before a seek of their partition, not delivered after it",
+                checkpoint.stale_records_dropped,
+            ),
+            (
+                "stranded_refetches",
+                "Partitions read again from a record fetched but never delivered",
+                checkpoint.refetches,
+            ),
+        ):
+            family = CounterMetricFamily(f"{PREFIX}_{name}", text)
+            family.add_metric([], value)
+            yield family
+
+
 REGISTRY.register(ConsumerLag())
 REGISTRY.register(EnrichmentCaches())
+REGISTRY.register(CommitSafety())
 # Faust's metrics under a fixed prefix, not the app id: dashboards work whatever APP_ID is.
 app.monitor = StreamMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 

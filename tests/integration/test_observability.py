@@ -78,6 +78,10 @@ def test_metrics_count_records_per_type_and_dead_letters_per_reason(
     assert value(found, "statsig_stream_batch_events_sum") == events
     batches = value(found, "statsig_stream_batch_seconds_count")
     assert batches is not None and 1 <= batches <= sent
+    # Nothing was lost on the way to an agent, so the checkpoint held nothing back.
+    assert value(found, "statsig_stream_commit_passes_prevented_total") == 0
+    assert value(found, "statsig_stream_stranded_refetches_total") == 0
+    assert value(found, "statsig_stream_repeated_requests_total") == 0
     # Every request carried a client time 2 s behind its arrival.
     assert value(found, "statsig_stream_clock_skew_seconds_count") == sent
     assert value(found, "statsig_stream_clock_skew_seconds_bucket", le="1.0") == 0
