@@ -7,6 +7,11 @@ repeat reaches the partition that took the first; the identities a partition del
 a changelog-backed table partition of its own (the raw topic's partition, which the assignor
 gives to the same worker), so they survive a restart and follow the partition when it moves.
 
+A replay (``python -m agents replay``, marked by its ``statsig-replay-of`` header) is an
+operator's deliberate second try of a request, after a fix, of what went to the dead letters the
+first time: it is never taken for a repeat. Replaying the same dead letter twice emits its
+events twice, with the same timeUUIDs.
+
 An identity is written only after the broker acknowledged its request's output, and the
 changelog write is flushed before the raw offset is committed: a crash before that makes the
 redelivery a repeat of the output, never a loss. Identities older than the window are deleted
@@ -25,6 +30,7 @@ from faust.types import EventT
 from agents.app import app, settings
 from agents.batches import events_by_partition, writing_as
 from processor import ProcessedRequest
+from processor.replay import is_replay
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +59,14 @@ def first_deliveries(
     events: Sequence[EventT], results: Sequence[ProcessedRequest], now_ms: int
 ) -> list[bool]:
     """For each raw message of a batch: True unless it repeats a request delivered within the
-    window (before, or earlier in this batch)."""
+    window (before, or earlier in this batch) and is not a replay."""
     first: list[bool] = []
     in_batch: set[bytes] = set()
     for event, result in zip(events, results, strict=True):
         identity = result.identity
-        repeat = identity in in_batch or _within_window(delivered_requests.get(identity), now_ms)
+        repeat = not is_replay(event.message.headers or ()) and (
+            identity in in_batch or _within_window(delivered_requests.get(identity), now_ms)
+        )
         if repeat:
             message = event.message
             log.debug(

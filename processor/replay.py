@@ -13,10 +13,16 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from processor.context import CONTENT_ENCODING, RECEIVED_AT
+from processor.context import CONTENT_ENCODING, RECEIVED_AT, Headers
 
 REPLAY_OF = "statsig-replay-of"
 """Header naming the raw message a replay came from: ``topic/partition/offset``."""
+
+
+def is_replay(headers: Headers) -> bool:
+    """Whether a raw message's headers mark it a replay (the dedup window never drops one)."""
+    names = headers.keys() if isinstance(headers, Mapping) else (name for name, _ in headers)
+    return any(name.lower() == REPLAY_OF for name in names)
 
 
 class Origin(NamedTuple):

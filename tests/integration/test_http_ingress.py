@@ -20,6 +20,7 @@ from agents.kafka.embedded_broker import EmbeddedBroker, free_port
 from agents.kafka.metadata import topic_partitions
 from agents.web.auth import key_id_of
 from processor import EventType, classify
+from processor.skew import rounded
 from tests.integration.kafka_io import read_topics
 from tests.integration.worker import REPO, WorkerProcess, worker_env
 
@@ -209,7 +210,8 @@ def test_requests_reach_raw_topic_as_sent_and_come_out_typed_with_skew_corrected
         assert record.topic == f"{prefix}events.{classify(value['eventName']).value}"
         received_at = int(headers[tag]["statsig-received-at"])
         assert value["receivedAt"] == received_at
-        skew = 0 if tag == "noclock" else received_at - client_time
+        # R - C rounded to the default granularity, 1 s (DESIGN §3).
+        skew = 0 if tag == "noclock" else rounded(received_at - client_time, 1_000)
         assert value["clockSkewMs"] == skew
         assert value["timestamp"] == value["clientTimestamp"] + skew
         assert value["timestampClamped"] is False

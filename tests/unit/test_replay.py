@@ -7,7 +7,7 @@ import json
 from raw_messages import RECORD_TIMESTAMP, body, event, process
 
 from processor import ProcessorConfig, process_request
-from processor.replay import REPLAY_OF, matches, replay_of
+from processor.replay import REPLAY_OF, is_replay, matches, replay_of
 
 ORIGIN = {"topic": "statsig.events.raw", "partition": 2, "offset": 41}
 CLIENT_TIME = {"statsig-client-time": str(RECORD_TIMESTAMP - 5_000), "content-encoding": "identity"}
@@ -76,3 +76,10 @@ def test_dead_letters_are_selected_by_reason_and_received_at() -> None:
     assert not matches(letter, frozenset({"invalid_json"}), None, None)
     assert not matches(letter, frozenset(), 1_001, None)
     assert not matches(letter, frozenset(), None, 1_000)
+
+
+def test_a_replay_is_known_by_its_header_in_any_letter_case_and_shape() -> None:
+    assert is_replay([("Statsig-Replay-Of", b"t/0/1")])
+    assert is_replay({REPLAY_OF: b"t/0/1"})
+    assert not is_replay([("statsig-source", b"log_event")])
+    assert not is_replay({})
