@@ -102,10 +102,13 @@ def rejected_request(
     reason: DeadLetterReason,
     error: str,
     original: dict[str, Any],
+    identity: bytes,
 ) -> ProcessedRequest:
-    """A request that cannot be read at all: one dead letter without an event index."""
+    """A request that cannot be read at all: one dead letter without an event index, under the
+    request's identity (so that the dedup window knows its repeats, and only those)."""
     return ProcessedRequest(
         records=[],
         dead_letters=[dead_letter(context, origin, reason, error, None, original)],
         event_count=0,
+        identity=identity,
     )

@@ -52,22 +52,39 @@ def _utf8_error(payload: bytes) -> str | None:
 def _read_payload(
     body: bytes, context: RequestContext, config: ProcessorConfig, origin: dict[str, Any] | None
 ) -> bytes | ProcessedRequest:
-    """The body as UTF-8 JSON text, or the dead letter of a body that cannot be."""
+    """The body as UTF-8 JSON text, or the dead letter of a body that cannot be (known by the
+    body as sent: that is all there is to know it by)."""
+    identity = request_identity(context.key_id, body)
     try:
         payload = decompress_body(body, context.content_encoding, config.max_body_bytes)
     except BodyTooLargeError as exc:
         return rejected_request(
-            context, origin, DeadLetterReason.PAYLOAD_TOO_LARGE, str(exc), {"omitted": "too_large"}
+            context,
+            origin,
+            DeadLetterReason.PAYLOAD_TOO_LARGE,
+            str(exc),
+            {"omitted": "too_large"},
+            identity,
         )
     except BodyEncodingError as exc:
         # Compressed bytes cannot be checked for private attributes: the raw topic keeps them.
         return rejected_request(
-            context, origin, DeadLetterReason.INVALID_ENCODING, str(exc), {"omitted": "undecodable"}
+            context,
+            origin,
+            DeadLetterReason.INVALID_ENCODING,
+            str(exc),
+            {"omitted": "undecodable"},
+            identity,
         )
     utf8_error = _utf8_error(payload)
     if utf8_error is not None:
         return rejected_request(
-            context, origin, DeadLetterReason.INVALID_JSON, utf8_error, body_fields(payload, config)
+            context,
+            origin,
+            DeadLetterReason.INVALID_JSON,
+            utf8_error,
+            body_fields(payload, config),
+            identity,
         )
     return payload
 
@@ -135,10 +152,16 @@ def _per_event(
             DeadLetterReason.INVALID_REQUEST,
             f"not an ingestion request: {exc}",
             body_fields(payload, config),
+            identity,
         )
     except msgspec.DecodeError as exc:
         return rejected_request(
-            context, origin, DeadLetterReason.INVALID_JSON, str(exc), body_fields(payload, config)
+            context,
+            origin,
+            DeadLetterReason.INVALID_JSON,
+            str(exc),
+            body_fields(payload, config),
+            identity,
         )
 
     if isinstance(envelope, list):
@@ -156,6 +179,7 @@ def _per_event(
             DeadLetterReason.INVALID_REQUEST,
             "`events` is empty - at `$.events`",
             body_fields(payload, config),
+            identity,
         )
 
     request_user = RequestUser(raw_user, config)
@@ -203,8 +227,7 @@ def process_request(
     context = read_context(headers, record_timestamp_ms)
     payload = _read_payload(body, context, config, origin)
     if isinstance(payload, ProcessedRequest):
-        # Unreadable as sent: the body as sent is all there is to know it by.
-        return msgspec.structs.replace(payload, identity=request_identity(context.key_id, body))
+        return payload
     identity = request_identity(context.key_id, payload)
     try:
         accepted = _all_accepted(payload, context, config, identity)
@@ -214,14 +237,14 @@ def process_request(
     except RecursionError:
         # msgspec refuses nesting deeper than the interpreter's recursion limit wherever it
         # meets it; no real event nests that deep, so the request as a whole is unreadable.
-        rejected = rejected_request(
+        return rejected_request(
             context,
             origin,
             DeadLetterReason.INVALID_JSON,
             "JSON nested too deeply to be read",
             body_fields(payload, config),
+            identity,
         )
-        return msgspec.structs.replace(rejected, identity=identity)
 
 
 def process_request_per_event(
@@ -236,7 +259,7 @@ def process_request_per_event(
     context = read_context(headers, record_timestamp_ms)
     payload = _read_payload(body, context, config, origin)
     if isinstance(payload, ProcessedRequest):
-        return msgspec.structs.replace(payload, identity=request_identity(context.key_id, body))
+        return payload
     return _per_event(payload, context, config, origin, request_identity(context.key_id, payload))
 
 

@@ -87,7 +87,7 @@ class ProcessedRequest(msgspec.Struct, frozen=True):
     dead_letters: list[DeadLetterRecord]
     event_count: int
     """How many events the request carried; 0 when the request itself could not be read."""
-    identity: bytes = b""
+    identity: bytes
     """The request's identity (key id, decompressed body): what its retries and redeliveries
     share, and the dedup window recognises (DESIGN §3)."""
 

@@ -18,3 +18,11 @@ def test_hostile_input_ends_as_records_and_dead_letters_by_reason(case: HostileI
     for output in (*result.records, *result.dead_letters):
         # An error may name the path of a broken privateAttributes; its contents never appear.
         assert b'"privateAttributes":' not in output.value
+
+
+def test_every_hostile_input_has_an_identity_of_its_own() -> None:
+    """Two different unreadable requests must not share an identity: the dedup window would take
+    the second for a repeat of the first and emit nothing for it (one lost dead letter)."""
+    identities = [process_request(case.body, case.headers, 0).identity for case in CORPUS]
+    assert all(len(identity) == 16 for identity in identities)
+    assert len(set(identities)) == len(CORPUS)

@@ -85,7 +85,9 @@ requests = st.one_of(
 
 
 def assert_accounted_for(result: ProcessedRequest) -> None:
-    """Either one dead letter for an unreadable request, or one outcome per event."""
+    """Either one dead letter for an unreadable request, or one outcome per event; and, either
+    way, the request's identity, which the dedup window knows it by."""
+    assert len(result.identity) == 16
     if result.event_count == 0:
         assert result.records == []
         assert [d.index for d in result.dead_letters] == [None]
