@@ -78,11 +78,14 @@ class RecordCounter:
     end offsets undercount there; the high watermark of a fetch response is right everywhere.
     """
 
-    def __init__(self, bootstrap: str, timeout: float = 60.0) -> None:
+    def __init__(
+        self, bootstrap: str, timeout: float = 60.0, isolation_level: str = "read_uncommitted"
+    ) -> None:
         self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             enable_auto_commit=False,
+            isolation_level=isolation_level,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=32 * 1024 * 1024,
         )

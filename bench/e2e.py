@@ -23,7 +23,6 @@ first raw message (or when it finished, if sooner), divided by that time.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from agents.settings import Settings
 from bench.broker import Header, RecordCounter, create_topics, own_broker, preload
 from bench.probe import ProbeState
 from bench.section import Row, RunOptions
-from bench.traffic import DISTINCT_BODIES, recent_bodies, stamped_headers
+from bench.traffic import DISTINCT_BODIES, numbered, recent_bodies, stamped_headers
 from bench.worker import BASELINE, PROBED_WORKER, AppProcess, app_env
 from processor import EventType, process_request
 
@@ -86,9 +85,10 @@ class Run:
 
 
 def input_bodies(requests: int) -> list[bytes]:
-    """``requests`` bodies of recent events, ``DISTINCT_BODIES`` of them repeated as needed."""
+    """``requests`` requests of recent events: ``DISTINCT_BODIES`` bodies in turn, each send
+    numbered to be a request of its own."""
     distinct = recent_bodies(min(requests, DISTINCT_BODIES))
-    return list(itertools.islice(itertools.cycle(distinct), requests))
+    return [numbered(distinct[n % len(distinct)], n) for n in range(requests)]
 
 
 def expected_output(
@@ -110,7 +110,7 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _wait_probe(
+def wait_probe(
     app: AppProcess, probe: Path, done: Callable[[ProbeState], bool], timeout: float
 ) -> ProbeState:
     """Poll the probe until ``done(state)`` holds; fail if the app dies or time runs out."""
@@ -138,7 +138,7 @@ def _downstream_end(
     if not consumed:
         return None
     targets = asyncio.run(_counts(bootstrap, consumed, created_until_ms=int(raw_done * 1000)))
-    state = _wait_probe(
+    state = wait_probe(
         app,
         probe,
         lambda s: all(s.reached(topic, count) is not None for topic, count in targets.items()),
@@ -186,7 +186,7 @@ def run_worker(bootstrap: str, work: Path, env: dict[str, str], sizes: Sizes) ->
     with AppProcess(
         PROBED_WORKER, {**env, "BENCH_PROBE_PATH": str(probe)}, work / "worker.log"
     ) as worker:
-        state = _wait_probe(
+        state = wait_probe(
             worker, probe, lambda s: s.out.get(raw, 0) >= sizes.requests, sizes.timeout
         )
         start, raw_done = state.first_in[raw], state.last_out[raw]
@@ -203,7 +203,7 @@ def run_baseline(bootstrap: str, work: Path, raw: str, sizes: Sizes) -> Run:
     probe = work / "baseline-probe.json"
     env = app_env(bootstrap, work / "data", BENCH_PROBE_PATH=str(probe), BASELINE_RAW_TOPIC=raw)
     with AppProcess(BASELINE, env, work / "baseline.log") as baseline:
-        state = _wait_probe(baseline, probe, lambda s: raw in s.first_in, sizes.timeout)
+        state = wait_probe(baseline, probe, lambda s: raw in s.first_in, sizes.timeout)
         start = state.first_in[raw]
         deadline = start + sizes.baseline_seconds
         until = None

@@ -78,11 +78,12 @@ async def offer(
         due = min(int(elapsed * requests_per_second) + 1, int(seconds * requests_per_second))
         while sent < due:
             now_ms = int(time.time() * 1000)
-            current = bodies.current()
-            body = current[sent % len(current)]
             acks.append(
                 await producer.send(
-                    topic, body, headers=stamped_headers(now_ms), timestamp_ms=now_ms
+                    topic,
+                    bodies.body(sent),
+                    headers=stamped_headers(now_ms),
+                    timestamp_ms=now_ms,
                 )
             )
             sent += 1

@@ -18,6 +18,7 @@ from processor.samples import sample_requests
 CLIENT_BEHIND_MS = 1_500
 """The sending client's clock runs this far behind the server's."""
 DISTINCT_BODIES = 200
+SESSION = b'"sessionID":"'
 REFRESH_SECONDS = 120.0
 """Well inside the metrics grace period (300 s by default)."""
 
@@ -38,6 +39,19 @@ def recent_bodies(count: int = DISTINCT_BODIES, seed: int = 0) -> list[bytes]:
     return sample_requests(count, EVENTS_PER_REQUEST, seed=seed, now_ms=client_now)
 
 
+def numbered(body: bytes, number: int) -> bytes:
+    """``body`` made a request of its own: its session id prefixed with ``number``.
+
+    Two sends of one body are one request to the worker, whose dedup window (on by default)
+    emits the second not at all; real clients never send the same events twice but on a retry,
+    so every request the bench sends must differ. Making each one afresh would cost the load
+    generator more than the worker spends on it.
+    """
+    if SESSION not in body:
+        raise ValueError("the body has no statsigMetadata.sessionID to number")
+    return body.replace(SESSION, SESSION + b"%d-" % number, 1)
+
+
 class LiveBodies:
     """Request bodies whose events stay recent: regenerated every ``REFRESH_SECONDS``."""
 
@@ -53,3 +67,8 @@ class LiveBodies:
             self._bodies = recent_bodies(self._count, seed=self._generation)
             self._made = time.monotonic()
         return self._bodies
+
+    def body(self, number: int) -> bytes:
+        """The ``number``-th request to send: a current body, numbered to be one of its own."""
+        current = self.current()
+        return numbered(current[number % len(current)], number)
