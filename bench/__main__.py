@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, e2e, hotspots, latency, memory, modes, stages
+from bench import core, e2e, fetch_wait, hotspots, latency, memory, modes, stages
 from bench.broker import BROKERS
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Section] = {
     "e2e": e2e.measure,
     "latency": latency.measure,
     "memory": memory.measure,
+    "fetch_wait": fetch_wait.measure,
     "modes": modes.measure,
 }
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"

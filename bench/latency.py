@@ -15,6 +15,7 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bench import e2e, workload
 from bench.broker import new_producer
@@ -92,16 +93,37 @@ def drift_ms(arrivals: Arrivals, duration: float) -> float:
     return percentile(last, 0.5) - percentile(first, 0.5)
 
 
-def measure(options: RunOptions) -> list[Row]:
-    events_per_second = e2e.worker_rate(options) / 2
+@dataclass(frozen=True)
+class Timed:
+    """A worker fed for ``duration`` s: requests sent, outputs expected, and their arrivals."""
+
+    sent: int
+    expected: float
+    arrivals: Arrivals
+    duration: float
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        if not self.arrivals.latencies_ms:
+            raise RuntimeError(f"no output record arrived of {self.sent} requests sent")
+        return self.arrivals.latencies_ms
+
+
+def timed(options: RunOptions, events_per_second: float, **overrides: str) -> Timed:
+    """A worker of its own (its environment with ``overrides``) fed at ``events_per_second``."""
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
-    with worker_on_own_broker("latency", options.broker) as loaded:
+    with worker_on_own_broker("latency", options.broker, **overrides) as loaded:
         sent, expected, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
-    latencies = clock.arrivals.latencies_ms
-    created = clock.arrivals.created_latencies_ms
-    if not latencies:
-        raise RuntimeError(f"no output record arrived of {sent} requests sent")
+    return Timed(sent, expected, clock.arrivals, duration)
+
+
+def measure(options: RunOptions) -> list[Row]:
+    events_per_second = e2e.worker_rate(options) / 2
+    run = timed(options, events_per_second)
+    sent, expected, duration = run.sent, run.expected, run.duration
+    latencies = run.latencies_ms
+    created = run.arrivals.created_latencies_ms
     return [
         Row("offered load (half the worker's e2e rate)", events_per_second, "events/s"),
         Row("sent", sent * workload.EVENTS_PER_REQUEST / duration, "events/s"),
@@ -118,5 +140,5 @@ def measure(options: RunOptions) -> list[Row]:
         Row("produce -> consumed, max", max(latencies), "ms"),
         Row("produce -> worker send, p50", percentile(created, 0.50), "ms"),
         Row("produce -> worker send, p99", percentile(created, 0.99), "ms"),
-        Row("p50 drift, last third - first third", drift_ms(clock.arrivals, duration), "ms"),
+        Row("p50 drift, last third - first third", drift_ms(run.arrivals, duration), "ms"),
     ]

@@ -47,13 +47,13 @@ class LoadedWorker:
 
 
 @contextmanager
-def worker_on_own_broker(name: str, broker_kind: str) -> Iterator[LoadedWorker]:
-    """A broker of its own (``bench.broker.own_broker``) and one real worker (``agents.run``) on
-    it, ready to consume."""
+def worker_on_own_broker(name: str, broker_kind: str, **overrides: str) -> Iterator[LoadedWorker]:
+    """A broker of its own (``bench.broker.own_broker``) and one real worker (``agents.run``,
+    its environment with ``overrides``) on it, ready to consume."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         work = Path(tmp)
         with own_broker(broker_kind, work) as broker:
-            env = app_env(broker.bootstrap, work / "data")
+            env = app_env(broker.bootstrap, work / "data", **overrides)
             with AppProcess(WORKER, env, work / "worker.log") as worker:
                 worker.wait_ready()
                 yield LoadedWorker(worker, broker.bootstrap)
