@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, e2e, hotspots, latency, memory, stages
+from bench import core, e2e, hotspots, latency, limit, memory, stages
 from bench.broker import BROKERS
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
@@ -21,6 +21,7 @@ SECTIONS: dict[str, Section] = {
     "profile": hotspots.measure,
     "stages": stages.measure,
     "e2e": e2e.measure,
+    "limit": limit.measure,
     "latency": latency.measure,
     "memory": memory.measure,
 }
