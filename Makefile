@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PEER   := $(VENV)/.peer-installed
 
 .PHONY: setup browser run-worker kafka test unit integration bench faults lint fmt clean
 
@@ -13,6 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test,dev,bench]'
 	touch $(STAMP)
+
+# The bench's peer (Quix Streams), an extra of its own: it pins confluent-kafka.
+$(PEER): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[peer]'
+	touch $(PEER)
 
 # Headless Chromium (Debian's package) for the status page test; installed when root.
 browser:
@@ -32,17 +38,17 @@ kafka: $(STAMP)
 
 # Everything on the broker tests/integration/brokers.py picks (Apache Kafka where java and mvn
 # exist), then the smoke subset on the embedded broker, the default of `make run-worker`.
-test: $(STAMP) browser
+test: $(STAMP) $(PEER) browser
 	$(BIN)/pytest
 	TEST_BROKER=embedded $(BIN)/pytest -m smoke tests/integration
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP) browser
+integration: $(STAMP) $(PEER) browser
 	$(BIN)/pytest tests/integration
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEER)
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(TINY),--tiny,) $(if $(SOAK),--soak $(SOAK),) $(if $(BROKER),--broker $(BROKER),)
 
 # The fault harness (not part of `make test`): RUNS runs of each scenario, or of SCENARIO only.

@@ -73,7 +73,10 @@ def sizes(options: RunOptions) -> Sizes:
 
 @dataclass(frozen=True)
 class Expected:
+    requests: int
     events: int
+    records: int
+    """Per-type records."""
     outputs: int
     """Per-type records plus dead letters."""
 
@@ -115,12 +118,13 @@ def input_bodies(requests: int) -> list[bytes]:
 def expected_output(
     bodies: Sequence[bytes], headers: Sequence[Header], timestamp_ms: int
 ) -> Expected:
-    events = outputs = 0
+    events = records = letters = 0
     for body in bodies:
         result = process_request(body, headers, timestamp_ms)
         events += result.event_count
-        outputs += len(result.records) + len(result.dead_letters)
-    return Expected(events, outputs)
+        records += len(result.records)
+        letters += len(result.dead_letters)
+    return Expected(len(bodies), events, records, records + letters)
 
 
 def output_topics(prefix: str) -> list[str]:
@@ -196,7 +200,7 @@ async def _counts(
         return await reader.counts(topics, created_until_ms)
 
 
-def _output_count(bootstrap: str, topics: list[str], created_until_ms: int | None = None) -> int:
+def output_count(bootstrap: str, topics: list[str], created_until_ms: int | None = None) -> int:
     return sum(asyncio.run(_counts(bootstrap, topics, created_until_ms)).values())
 
 
@@ -217,7 +221,7 @@ def run_worker(broker: Broker, work: Path, env: dict[str, str], sizes: Sizes) ->
         start, raw_done = state.first_in[raw], state.last_out[raw]
         downstream = _downstream_end(bootstrap, worker, probe, raw, sizes.timeout)
         end = max(raw_done, downstream or raw_done)
-        outputs = _output_count(bootstrap, output_topics(worker.prefix))
+        outputs = output_count(bootstrap, output_topics(worker.prefix))
     # Stopped: its last table changes are flushed to their changelogs.
     other = asyncio.run(_app_writes(bootstrap, worker, output_topics(worker.prefix)))
     used = cpu.between(start, end)
@@ -247,7 +251,7 @@ def run_baseline(broker: Broker, work: Path, raw: str, sizes: Sizes) -> Run:
             time.sleep(0.05)
     # Stopped: count what it had created by ``until`` (record timestamps are its send times).
     topics = output_topics(baseline.prefix)
-    outputs = _output_count(bootstrap, topics, created_until_ms=int(until * 1000))
+    outputs = output_count(bootstrap, topics, created_until_ms=int(until * 1000))
     other = asyncio.run(_app_writes(bootstrap, baseline, topics, int(until * 1000)))
     used = cpu.between(start, until)
     return Run(outputs, until - start, other, until - start, used["app"], used["broker"])
