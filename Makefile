@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := $(VENV)/.peer-installed
 
-.PHONY: setup browser run-worker kafka test unit integration bench faults lint fmt clean
+.PHONY: setup browser wrk run-worker kafka test unit integration bench faults lint fmt clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ browser:
 	    echo "chromium is missing and installing it needs root: the status page test will skip" >&2; \
 	  fi; }
 
+# wrk (Debian's package), the HTTP load of the bench's ingress section; installed when root.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "wrk is missing and installing it needs root: the bench's ingress section will fail" >&2; \
+	  fi; }
+
 run-worker: $(STAMP)
 	$(BIN)/python -m agents.run
 
@@ -38,17 +47,17 @@ kafka: $(STAMP)
 
 # Everything on the broker tests/integration/brokers.py picks (Apache Kafka where java and mvn
 # exist), then the smoke subset on the embedded broker, the default of `make run-worker`.
-test: $(STAMP) $(PEER) browser
+test: $(STAMP) $(PEER) browser wrk
 	$(BIN)/pytest
 	TEST_BROKER=embedded $(BIN)/pytest -m smoke tests/integration
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP) $(PEER) browser
+integration: $(STAMP) $(PEER) browser wrk
 	$(BIN)/pytest tests/integration
 
-bench: $(STAMP) $(PEER)
+bench: $(STAMP) $(PEER) wrk
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(if $(TINY),--tiny,) $(if $(SOAK),--soak $(SOAK),) $(if $(BROKER),--broker $(BROKER),)
 
 # The fault harness (not part of `make test`): RUNS runs of each scenario, or of SCENARIO only.

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, e2e, hotspots, latency, limit, memory, peer, stages
+from bench import core, e2e, hotspots, ingress, latency, limit, memory, peer, stages
 from bench.broker import BROKERS
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Section] = {
     "e2e": e2e.measure,
     "limit": limit.measure,
     "peer": peer.measure,
+    "ingress": ingress.measure,
     "latency": latency.measure,
     "memory": memory.measure,
 }
