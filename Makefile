@@ -20,23 +20,22 @@ $(PEER): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[peer]'
 	touch $(PEER)
 
-# Headless Chromium (Debian's package) for the status page test; installed when root.
-browser:
-	@command -v chromium >/dev/null || { \
+# $(call debian_package,NAME,WHAT GOES WITHOUT IT): Debian's package NAME (its command has
+# the same name), installed when root.
+debian_package = @command -v $(1) >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
 	  else \
-	    echo "chromium is missing and installing it needs root: the status page test will skip" >&2; \
+	    echo "$(1) is missing and installing it needs root: $(2)" >&2; \
 	  fi; }
 
-# wrk (Debian's package), the HTTP load of the bench's ingress section; installed when root.
+# Headless Chromium for the status page test.
+browser:
+	$(call debian_package,chromium,the status page test will skip)
+
+# wrk, the HTTP load of the bench's ingress section.
 wrk:
-	@command -v wrk >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
-	  else \
-	    echo "wrk is missing and installing it needs root: the bench's ingress section will fail" >&2; \
-	  fi; }
+	$(call debian_package,wrk,the bench's ingress section will fail)
 
 run-worker: $(STAMP)
 	$(BIN)/python -m agents.run

@@ -23,7 +23,6 @@ first raw message (or when it finished, if sooner), divided by that time.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from bench.broker import (
 from bench.cpu import CpuSampler
 from bench.probe import ProbeState
 from bench.section import Row, RunOptions
-from bench.traffic import DISTINCT_BODIES, recent_bodies, stamped_headers
+from bench.traffic import recent_bodies, stamped_headers
 from bench.worker import BASELINE, PROBED_WORKER, AppProcess, app_env
 from processor import EventType, process_request
 
@@ -110,9 +109,8 @@ class Run:
 
 
 def input_bodies(requests: int) -> list[bytes]:
-    """``requests`` bodies of recent events, ``DISTINCT_BODIES`` of them repeated as needed."""
-    distinct = recent_bodies(min(requests, DISTINCT_BODIES))
-    return list(itertools.islice(itertools.cycle(distinct), requests))
+    """``requests`` distinct bodies of recent events: the worker's dedup window drops a repeat."""
+    return recent_bodies(requests)
 
 
 def expected_output(
