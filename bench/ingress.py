@@ -5,7 +5,7 @@ bounded time with ``POST /v1/log_event``: the bench's sample requests, gzip-comp
 turn, with a development key (``bench/ingress.lua``). The worker answers 202 once the broker
 acknowledged the raw message, and goes on consuming and processing it meanwhile, as in a
 deployment. Every answer must be a 202, and the raw topic must then hold every accepted request
-(a few more: those in flight when wrk stopped). CPU per 1,000 requests of the worker's process
+(a few more: those in flight when wrk stopped). CPU per request of the worker's process
 and of the broker's over wrk's run (``bench.cpu``).
 """
 
@@ -80,7 +80,7 @@ def measure(options: RunOptions) -> list[Row]:
     if not accepted <= on_raw <= accepted + CONNECTIONS:
         raise RuntimeError(f"{accepted} requests accepted, {on_raw} on the raw topic")
     used = cpu.between(start, end)
-    per_thousand = 1000 / max(accepted, 1)
+    ms_each = 1000 / max(accepted, 1)
     return [
         Row("requests answered 202", accepted, "requests"),
         Row("requests on the raw topic", on_raw, "requests"),
@@ -93,6 +93,6 @@ def measure(options: RunOptions) -> list[Row]:
         Row("latency p50", result["p50_us"] / 1000, "ms"),
         Row("latency p99", result["p99_us"] / 1000, "ms"),
         Row("latency max", result["max_us"] / 1000, "ms"),
-        Row("worker CPU per 1000 requests", used["app"] * per_thousand, "s"),
-        Row("broker CPU per 1000 requests", used["broker"] * per_thousand, "s"),
+        Row("worker CPU per request", used["app"] * ms_each, "ms"),
+        Row("broker CPU per request", used["broker"] * ms_each, "ms"),
     ]
