@@ -11,7 +11,19 @@ import sys
 import time
 from pathlib import Path
 
-from bench import core, e2e, fetch_wait, hotspots, latency, memory, modes, stages
+from bench import (
+    core,
+    e2e,
+    fetch_wait,
+    hotspots,
+    ingress,
+    latency,
+    limit,
+    memory,
+    modes,
+    peer,
+    stages,
+)
 from bench.broker import BROKERS
 from bench.report import format_table, write_json
 from bench.section import Row, RunOptions, Section
@@ -21,6 +33,9 @@ SECTIONS: dict[str, Section] = {
     "profile": hotspots.measure,
     "stages": stages.measure,
     "e2e": e2e.measure,
+    "limit": limit.measure,
+    "peer": peer.measure,
+    "ingress": ingress.measure,
     "latency": latency.measure,
     "memory": memory.measure,
     "fetch_wait": fetch_wait.measure,

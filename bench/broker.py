@@ -42,6 +42,19 @@ def own_broker(kind: str, log_dir: Path) -> Iterator[Broker]:
         raise ValueError(f"no broker {kind!r}: choose from {', '.join(BROKERS)}")
 
 
+def broker_pid(broker: Broker) -> int:
+    """The process id of the bench's broker (one Kafka node, or Tansu): its CPU is measured."""
+    if isinstance(broker, LocalKafka):
+        (pid,) = broker.pids.values()
+    elif isinstance(broker, EmbeddedBroker):
+        pid = broker.pid
+    else:
+        raise TypeError(f"not a broker of the bench's own: {broker!r}")
+    if pid is None:
+        raise RuntimeError("the broker is not running")
+    return pid
+
+
 async def create_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
     """Create topics explicitly: auto-creation by a produce may pick another partition count."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

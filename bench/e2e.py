@@ -31,10 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.settings import Settings
-from bench.broker import Header, RecordCounter, create_topics, own_broker, preload
+from bench.broker import (
+    Broker,
+    Header,
+    RecordCounter,
+    broker_pid,
+    create_topics,
+    own_broker,
+    preload,
+)
+from bench.cpu import CpuSampler
 from bench.probe import ProbeState
 from bench.section import Row, RunOptions
-from bench.traffic import DISTINCT_BODIES, numbered, recent_bodies, stamped_headers
+from bench.traffic import recent_bodies, stamped_headers
 from bench.worker import BASELINE, PROBED_WORKER, AppProcess, app_env
 from processor import EventType, process_request
 
@@ -63,7 +72,10 @@ def sizes(options: RunOptions) -> Sizes:
 
 @dataclass(frozen=True)
 class Expected:
+    requests: int
     events: int
+    records: int
+    """Per-type records."""
     outputs: int
     """Per-type records plus dead letters."""
 
@@ -78,28 +90,39 @@ class Run:
     """Messages on the app's other topics (metric partials, changelogs, windows...), by topic."""
     raw_seconds: float = 0.0
     """First raw message in to last raw message acknowledged."""
+    app_cpu: float = 0.0
+    """CPU seconds of the app's process in ``seconds``."""
+    broker_cpu: float = 0.0
+    """CPU seconds of the broker's process in ``seconds``."""
 
     @property
     def rate(self) -> float:
         return self.outputs / self.seconds
 
+    def cpu_rows(self, who: str) -> list[Row]:
+        """CPU seconds per million output messages, of the app and of the broker."""
+        per_million = 1e6 / max(self.outputs, 1)
+        return [
+            Row(f"{who} CPU per million events", self.app_cpu * per_million, "s"),
+            Row(f"{who} broker CPU per million events", self.broker_cpu * per_million, "s"),
+        ]
+
 
 def input_bodies(requests: int) -> list[bytes]:
-    """``requests`` requests of recent events: ``DISTINCT_BODIES`` bodies in turn, each send
-    numbered to be a request of its own."""
-    distinct = recent_bodies(min(requests, DISTINCT_BODIES))
-    return [numbered(distinct[n % len(distinct)], n) for n in range(requests)]
+    """``requests`` distinct bodies of recent events: the worker's dedup window drops a repeat."""
+    return recent_bodies(requests)
 
 
 def expected_output(
     bodies: Sequence[bytes], headers: Sequence[Header], timestamp_ms: int
 ) -> Expected:
-    events = outputs = 0
+    events = records = letters = 0
     for body in bodies:
         result = process_request(body, headers, timestamp_ms)
         events += result.event_count
-        outputs += len(result.records) + len(result.dead_letters)
-    return Expected(events, outputs)
+        records += len(result.records)
+        letters += len(result.dead_letters)
+    return Expected(len(bodies), events, records, records + letters)
 
 
 def output_topics(prefix: str) -> list[str]:
@@ -175,34 +198,43 @@ async def _counts(
         return await reader.counts(topics, created_until_ms)
 
 
-def _output_count(bootstrap: str, topics: list[str], created_until_ms: int | None = None) -> int:
+def output_count(bootstrap: str, topics: list[str], created_until_ms: int | None = None) -> int:
     return sum(asyncio.run(_counts(bootstrap, topics, created_until_ms)).values())
 
 
-def run_worker(bootstrap: str, work: Path, env: dict[str, str], sizes: Sizes) -> Run:
+def run_worker(broker: Broker, work: Path, env: dict[str, str], sizes: Sizes) -> Run:
     """The worker through the whole pre-loaded raw topic (see the module's docstring)."""
+    bootstrap = broker.bootstrap
     probe = work / "worker-probe.json"
     raw = env["TOPIC_PREFIX"] + RAW_SUFFIX
-    with AppProcess(
-        PROBED_WORKER, {**env, "BENCH_PROBE_PATH": str(probe)}, work / "worker.log"
-    ) as worker:
+    with (
+        AppProcess(
+            PROBED_WORKER, {**env, "BENCH_PROBE_PATH": str(probe)}, work / "worker.log"
+        ) as worker,
+        CpuSampler({"app": worker.pid, "broker": broker_pid(broker)}) as cpu,
+    ):
         state = wait_probe(
             worker, probe, lambda s: s.out.get(raw, 0) >= sizes.requests, sizes.timeout
         )
         start, raw_done = state.first_in[raw], state.last_out[raw]
         downstream = _downstream_end(bootstrap, worker, probe, raw, sizes.timeout)
         end = max(raw_done, downstream or raw_done)
-        outputs = _output_count(bootstrap, output_topics(worker.prefix))
+        outputs = output_count(bootstrap, output_topics(worker.prefix))
     # Stopped: its last table changes are flushed to their changelogs.
     other = asyncio.run(_app_writes(bootstrap, worker, output_topics(worker.prefix)))
-    return Run(outputs, end - start, other, raw_seconds=raw_done - start)
+    used = cpu.between(start, end)
+    return Run(outputs, end - start, other, raw_done - start, used["app"], used["broker"])
 
 
-def run_baseline(bootstrap: str, work: Path, raw: str, sizes: Sizes) -> Run:
+def run_baseline(broker: Broker, work: Path, raw: str, sizes: Sizes) -> Run:
     """The idiomatic app on the same raw topic, for ``sizes.baseline_seconds`` at most."""
+    bootstrap = broker.bootstrap
     probe = work / "baseline-probe.json"
     env = app_env(bootstrap, work / "data", BENCH_PROBE_PATH=str(probe), BASELINE_RAW_TOPIC=raw)
-    with AppProcess(BASELINE, env, work / "baseline.log") as baseline:
+    with (
+        AppProcess(BASELINE, env, work / "baseline.log") as baseline,
+        CpuSampler({"app": baseline.pid, "broker": broker_pid(broker)}) as cpu,
+    ):
         state = wait_probe(baseline, probe, lambda s: raw in s.first_in, sizes.timeout)
         start = state.first_in[raw]
         deadline = start + sizes.baseline_seconds
@@ -217,9 +249,10 @@ def run_baseline(bootstrap: str, work: Path, raw: str, sizes: Sizes) -> Run:
             time.sleep(0.05)
     # Stopped: count what it had created by ``until`` (record timestamps are its send times).
     topics = output_topics(baseline.prefix)
-    outputs = _output_count(bootstrap, topics, created_until_ms=int(until * 1000))
+    outputs = output_count(bootstrap, topics, created_until_ms=int(until * 1000))
     other = asyncio.run(_app_writes(bootstrap, baseline, topics, int(until * 1000)))
-    return Run(outputs, until - start, other, raw_seconds=until - start)
+    used = cpu.between(start, until)
+    return Run(outputs, until - start, other, until - start, used["app"], used["broker"])
 
 
 def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, Run | None]:
@@ -238,27 +271,33 @@ def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, R
             asyncio.run(create_topics(broker.bootstrap, [raw], partitions))
             asyncio.run(preload(broker.bootstrap, raw, bodies, headers))
             progress(f"e2e: {len(bodies)} requests ({expected.events} events) on {raw}")
-            worker = run_worker(broker.bootstrap, work, env, size)
+            worker = run_worker(broker, work, env, size)
             progress(f"e2e: worker {worker.rate:,.0f} events/s over {worker.seconds:.1f} s")
             if worker.outputs != expected.outputs:
                 raise RuntimeError(
                     f"the worker wrote {worker.outputs} output messages, {expected.outputs} "
                     "were expected"
                 )
-            baseline = run_baseline(broker.bootstrap, work, raw, size) if with_baseline else None
+            baseline = run_baseline(broker, work, raw, size) if with_baseline else None
             if baseline is not None:
                 progress(f"e2e: baseline {baseline.rate:,.0f} events/s")
     return expected, worker, baseline
 
 
-_measured_rates: list[float] = []
+_worker_runs: dict[str, Run] = {}
+"""The worker's last run in this bench run, by broker kind."""
+
+
+def worker_run(options: RunOptions) -> Run:
+    """The worker flat out on ``options.broker``: this run's e2e section's, else measured now."""
+    if options.broker not in _worker_runs:
+        _worker_runs[options.broker] = run_apps(options, with_baseline=False)[1]
+    return _worker_runs[options.broker]
 
 
 def worker_rate(options: RunOptions) -> float:
-    """The worker's flat-out events/s: measured by this run's e2e section, else measured now."""
-    if not _measured_rates:
-        _measured_rates.append(run_apps(options, with_baseline=False)[1].rate)
-    return _measured_rates[-1]
+    """The worker's flat-out events/s (see ``worker_run``)."""
+    return worker_run(options).rate
 
 
 def _write_rows(run: Run, who: str) -> list[Row]:
@@ -274,7 +313,7 @@ def _write_rows(run: Run, who: str) -> list[Row]:
 
 def measure(options: RunOptions) -> list[Row]:
     expected, worker, baseline = run_apps(options, with_baseline=True)
-    _measured_rates.append(worker.rate)
+    _worker_runs[options.broker] = worker
     rows = [
         Row("input requests", sizes(options).requests, "requests"),
         Row("input events", expected.events, "events"),
@@ -282,6 +321,7 @@ def measure(options: RunOptions) -> list[Row]:
         Row("worker first raw consumed -> last raw acked", worker.raw_seconds, "s"),
         Row("worker first raw consumed -> downstream done", worker.seconds, "s"),
         Row("worker events/s", worker.rate, "events/s"),
+        *worker.cpu_rows("worker"),
         *_write_rows(worker, "worker"),
     ]
     if baseline is not None:
@@ -289,6 +329,7 @@ def measure(options: RunOptions) -> list[Row]:
             Row("baseline output messages", baseline.outputs, "messages"),
             Row("baseline measured for", baseline.seconds, "s"),
             Row("baseline events/s", baseline.rate, "events/s"),
+            *baseline.cpu_rows("baseline"),
             *_write_rows(baseline, "baseline"),
             Row("worker/baseline", worker.rate / baseline.rate, "x"),
         ]

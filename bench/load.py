@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.kafka.metadata import topic_partitions
-from bench.broker import new_producer, own_broker
+from bench.broker import Broker, new_producer, own_broker
 from bench.e2e import RAW_SUFFIX, expected_output, output_topics
 from bench.traffic import LiveBodies, recent_bodies, stamped_headers
 from bench.worker import WORKER, AppProcess, app_env
@@ -35,7 +35,11 @@ def outputs_per_request(bodies: Sequence[bytes]) -> float:
 @dataclass(frozen=True)
 class LoadedWorker:
     worker: AppProcess
-    bootstrap: str
+    broker: Broker
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
 
     @property
     def raw_topic(self) -> str:
@@ -56,7 +60,7 @@ def worker_on_own_broker(name: str, broker_kind: str, **overrides: str) -> Itera
             env = app_env(broker.bootstrap, work / "data", **overrides)
             with AppProcess(WORKER, env, work / "worker.log") as worker:
                 worker.wait_ready()
-                yield LoadedWorker(worker, broker.bootstrap)
+                yield LoadedWorker(worker, broker)
 
 
 async def offer(

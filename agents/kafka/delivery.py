@@ -120,7 +120,7 @@ def _batches(aio: Any, messages: list[Outgoing], limit: int) -> list[tuple[Any, 
     return batches
 
 
-async def _send_batched(aio: Any, messages: Sequence[Outgoing]) -> list[Outgoing]:
+async def send_batches(aio: Any, messages: Sequence[Outgoing]) -> list[Outgoing]:
     """Send as record batches, wait for all acknowledgements, return the messages that failed."""
     limit = max(getattr(aio, "_max_request_size", 1_000_000) - _BATCH_OVERHEAD, 1)
     failed: list[Outgoing] = []
@@ -190,7 +190,7 @@ async def _send_all(producer: ProducerT, messages: Sequence[Outgoing]) -> list[O
     aio = _aiokafka_producer(producer)
     if aio is None:
         return await _send_each(producer, messages)
-    return await _send_batched(aio, messages)
+    return await send_batches(aio, messages)
 
 
 async def deliver(
@@ -209,7 +209,7 @@ async def deliver(
         transaction = getattr(producer, "_transaction_producers", {}).get(transactional_id)
         if transaction is None:
             raise DeliveryFailed(f"no open transaction {transactional_id} on this worker")
-        failed = await _send_batched(transaction, messages)
+        failed = await send_batches(transaction, messages)
         if failed:
             raise DeliveryFailed(f"{len(failed)} messages not acknowledged in {transactional_id}")
         return

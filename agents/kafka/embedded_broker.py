@@ -43,6 +43,11 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (the bench reads its CPU time)."""
+        return self._process.pid if self._process is not None else None
+
     def _accepts_connections(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.2):

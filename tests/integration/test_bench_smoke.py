@@ -23,6 +23,9 @@ REQUIRED = {
     "e2e": {"worker events/s", "baseline events/s", "worker/baseline", "worker output messages"},
     "latency": {"produce -> consumed, p50", "produce -> consumed, p99"},
     "memory": {"worker RSS at load start", "worker RSS at end", "worker RSS slope, whole run"},
+    "limit": {"aiokafka relay events/s", "librdkafka relay events/s", "worker/limit"},
+    "peer": {"peer events/s", "peer CPU per million events", "worker/peer"},
+    "ingress": {"requests/s", "latency p99", "requests answered 202"},
 }
 
 
@@ -54,7 +57,15 @@ def test_quick_tiny_bench_reports_every_section(tmp_path: Path) -> None:
     # The worker got through all of its input, and the baseline through some of it.
     assert e2e["worker output messages"]["value"] == e2e["input events"]["value"]
     assert e2e["baseline output messages"]["value"] > 0
+    # Each relay and the peer got through all of the input.
+    for relay in ("aiokafka", "librdkafka"):
+        assert rows["limit"][f"{relay} relay events"]["value"] == e2e["input events"]["value"]
+    assert (
+        rows["peer"]["peer (Quix Streams) output messages"]["value"] == e2e["input events"]["value"]
+    )
+    assert rows["ingress"]["requests answered 202"]["value"] > 0
     assert rows["latency"]["records timed"]["value"] > 0
     assert rows["memory"]["worker RSS at end"]["value"] > 0
     # The table on stdout has the same rows.
     assert "worker/baseline" in run.stdout and "produce -> consumed, p99" in run.stdout
+    assert "worker/limit" in run.stdout and "worker/peer" in run.stdout
