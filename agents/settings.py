@@ -168,11 +168,11 @@ class Settings:
             store=_str("TABLE_STORE", "memory://"),
             data_dir=Path(_str("DATA_DIR", ".data")),
             ingest_batch_size=_int("INGEST_BATCH_SIZE", 500),
-            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.05),
+            ingest_batch_seconds=_float("INGEST_BATCH_SECONDS", 0.01),
             session_timeout=_float("BROKER_SESSION_TIMEOUT", 10.0),
             rebalance_timeout=_float("BROKER_REBALANCE_TIMEOUT", 10.0),
             send_retries=_int("SEND_RETRIES", 8),
-            fetch_max_wait_ms=_int("FETCH_MAX_WAIT_MS", 1500),
+            fetch_max_wait_ms=_int("FETCH_MAX_WAIT_MS", 20),
             dedup_window_ms=round(_float("DEDUP_WINDOW_SECONDS", 300.0) * 1000),
             processing_guarantee=_guarantee(bool(broker)),
             processor=ProcessorConfig(

@@ -248,8 +248,8 @@ def fetch_wait_of_a_worker(**env: str) -> int:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, 1500),
-        ({"FETCH_MAX_WAIT_MS": "20"}, 20),
+        ({}, 20),
+        ({"FETCH_MAX_WAIT_MS": "1500"}, 1500),
         ({"KAFKA_BROKER": "kafka://127.0.0.1:9", "FETCH_MAX_WAIT_MS": "75"}, 75),
     ],
 )
