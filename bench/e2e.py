@@ -255,13 +255,20 @@ def run_baseline(broker: Broker, work: Path, raw: str, sizes: Sizes) -> Run:
     return Run(outputs, until - start, other, until - start, used["app"], used["broker"])
 
 
-def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, Run | None]:
-    """Pre-load one raw topic, run the worker through it, then the baseline on the same one."""
+def prepared_input(
+    options: RunOptions,
+) -> tuple[Sizes, list[bytes], list[Header], Expected]:
+    """The run's sizes, its request bodies stamped as received now, and what they must become."""
     size = sizes(options)
     bodies = input_bodies(size.requests)
     received_at_ms = int(time.time() * 1000)
     headers = stamped_headers(received_at_ms)
-    expected = expected_output(bodies, headers, received_at_ms)
+    return size, bodies, headers, expected_output(bodies, headers, received_at_ms)
+
+
+def run_apps(options: RunOptions, with_baseline: bool) -> tuple[Expected, Run, Run | None]:
+    """Pre-load one raw topic, run the worker through it, then the baseline on the same one."""
+    size, bodies, headers, expected = prepared_input(options)
     partitions = Settings.from_env().topic_partitions
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         work = Path(tmp)

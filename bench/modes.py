@@ -28,15 +28,12 @@ from bench.broker import RecordCounter, create_topics, own_broker, preload
 from bench.e2e import (
     RAW_SUFFIX,
     Sizes,
-    expected_output,
-    input_bodies,
     output_topics,
+    prepared_input,
     progress,
-    sizes,
     wait_probe,
 )
 from bench.section import Row, RunOptions
-from bench.traffic import stamped_headers
 from bench.worker import PROBED_WORKER, AppProcess, app_env
 
 COMMIT_POLL_SECONDS = 0.05
@@ -93,11 +90,7 @@ def measure(options: RunOptions) -> list[Row]:
     if not tools_present():
         progress("modes: skipped, exactly once needs a local Apache Kafka (java and mvn)")
         return []
-    size = sizes(options)
-    bodies = input_bodies(size.requests)
-    received_at_ms = int(time.time() * 1000)
-    headers = stamped_headers(received_at_ms)
-    expected = expected_output(bodies, headers, received_at_ms)
+    size, bodies, headers, expected = prepared_input(options)
     partitions = Settings.from_env().topic_partitions
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="bench-modes-") as tmp:
