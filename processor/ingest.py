@@ -54,7 +54,6 @@ def _read_payload(
 ) -> bytes | ProcessedRequest:
     """The body as UTF-8 JSON text, or the dead letter of a body that cannot be (known by the
     body as sent: that is all there is to know it by)."""
-    identity = request_identity(context.key_id, body)
     try:
         payload = decompress_body(body, context.content_encoding, config.max_body_bytes)
     except BodyTooLargeError as exc:
@@ -64,7 +63,7 @@ def _read_payload(
             DeadLetterReason.PAYLOAD_TOO_LARGE,
             str(exc),
             {"omitted": "too_large"},
-            identity,
+            request_identity(context.key_id, body),
         )
     except BodyEncodingError as exc:
         # Compressed bytes cannot be checked for private attributes: the raw topic keeps them.
@@ -74,7 +73,7 @@ def _read_payload(
             DeadLetterReason.INVALID_ENCODING,
             str(exc),
             {"omitted": "undecodable"},
-            identity,
+            request_identity(context.key_id, body),
         )
     utf8_error = _utf8_error(payload)
     if utf8_error is not None:
@@ -84,7 +83,7 @@ def _read_payload(
             DeadLetterReason.INVALID_JSON,
             utf8_error,
             body_fields(payload, config),
-            identity,
+            request_identity(context.key_id, body),
         )
     return payload
 
