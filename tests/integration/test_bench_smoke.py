@@ -26,7 +26,7 @@ REQUIRED = {
     "limit": {"aiokafka relay events/s", "librdkafka relay events/s", "worker/limit"},
     "peer": {"peer events/s", "peer CPU per million events", "worker/peer"},
     "ingress": {"requests/s", "latency p99", "requests answered 202"},
-    "fetch_wait": {"defaults at 500 events/s, p99", "short waits at 500 events/s, p99"},
+    "fetch_wait": {"long waits at 500 events/s, p99", "short waits at 500 events/s, p99"},
     "modes": {
         "at least once events/s (best of 1)",
         "at least once + dedup window / at least once",
