@@ -48,14 +48,27 @@ MODES: dict[str, dict[str, str]] = {
 }
 
 
-async def _committed(bootstrap: str, group: str, topic: str) -> int:
+async def _all_committed(
+    bootstrap: str, group: str, topic: str, count: int, worker: AppProcess, timeout: float
+) -> float:
+    """When ``group`` had committed ``count`` offsets of ``topic``, polled with one client."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        deadline = time.monotonic() + timeout
+        while True:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = sum(
+                meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0
+            )
+            if committed >= count:
+                return time.time()
+            worker.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: offsets not all committed in {timeout} s")
+            await asyncio.sleep(COMMIT_POLL_SECONDS)
     finally:
         await admin.close()
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
 async def _outputs(bootstrap: str, prefix: str) -> int:
@@ -72,13 +85,9 @@ def run_mode(bootstrap: str, work: Path, env: dict[str, str], size: Sizes) -> tu
         PROBED_WORKER, {**env, "BENCH_PROBE_PATH": str(probe)}, work / "worker.log"
     ) as worker:
         start = wait_probe(worker, probe, lambda s: raw in s.first_in, size.timeout).first_in[raw]
-        deadline = time.monotonic() + size.timeout
-        while asyncio.run(_committed(bootstrap, env["APP_ID"], raw)) < size.requests:
-            worker.check_alive()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"raw offsets not all committed in {size.timeout} s")
-            time.sleep(COMMIT_POLL_SECONDS)
-        end = time.time()
+        end = asyncio.run(
+            _all_committed(bootstrap, env["APP_ID"], raw, size.requests, worker, size.timeout)
+        )
     return asyncio.run(_outputs(bootstrap, env["TOPIC_PREFIX"])), end - start
 
 
