@@ -18,7 +18,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from faults.brokers import KINDS, broker
+from faults.brokers import KINDS, Broker, broker
+from faults.ledger import Outcome
 from faults.scenarios import FULL, QUICK, SCENARIOS, Run, Scenario, Size
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -35,6 +36,16 @@ def _evidence(run: Run) -> list[str]:
     return lines
 
 
+def _attempt(scenario: Scenario, handle: Broker, work: Path, size: Size, seed: int) -> Run:
+    """The scenario's run; one that raises (a worker that crashed stops answering, say) is a
+    failed run with the logs of its workers, not the end of the campaign."""
+    try:
+        return scenario.run(handle, work, size, seed)
+    except Exception as error:  # any failure of a run is that run's verdict
+        logs = sorted(work.glob("worker-*.log"))
+        return Run(Outcome(), logs, faults=0, error=f"{type(error).__name__}: {error}")
+
+
 def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path) -> list[Run]:
     done: list[Run] = []
     for index in range(runs):
@@ -42,7 +53,7 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path
         work.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with broker(kind, work) as handle:
-            run = scenario.run(handle, work, size, 1000 + index)
+            run = _attempt(scenario, handle, work, size, 1000 + index)
         outcome = run.outcome
         verdict = "ok" if run.ok else "FAILED"
         print(
@@ -53,8 +64,10 @@ def run_scenario(scenario: Scenario, runs: int, size: Size, kind: str, out: Path
             f"{time.monotonic() - started:.0f} s",
             flush=True,
         )
+        if run.error:
+            print(f"  the run could not be accounted: {run.error}", flush=True)
         if run.worker_exited:
-            print("  the worker did not go on through the fault", flush=True)
+            print("  a worker was not running at the end of the run", flush=True)
         for note in run.notes:
             print(f"  {note}", flush=True)
         if not run.ok:
