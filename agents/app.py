@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faust
+from faust.app.base import BootStrategy
 
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
@@ -37,7 +38,7 @@ app = faust.App(
     # Every write waits for all in-sync replicas (TOPIC_MIN_INSYNC_REPLICAS of them at least):
     # records, dead letters, partials, changelogs, and what HTTP ingress and the CLI produce.
     producer_acks=-1,
-    producer_linger_ms=5,
+    producer_linger_ms=1,
     producer_max_batch_size=1024 * 1024,
     broker_commit_every=10_000,
     broker_commit_interval=1.0,
@@ -48,11 +49,25 @@ app = faust.App(
     broker_rebalance_timeout=settings.rebalance_timeout,
 )
 
-# Registration: each module declares its part of the app at import.
-library_fixes.install(app, checkpoint, barrier, settings.fetch_max_wait_ms)
+if not settings.role.processes:
+    # WORKER_ROLE=ingress: Faust's boot strategy without the consumer, its leader assignor and
+    # tables, so the process joins no consumer group (it would be given raw partitions there).
+    app.boot_strategy = BootStrategy(app, enable_kafka_consumer=False)
 
-from agents import commands, ingest, metrics, observability  # noqa: E402, F401
+# Registration: each module declares its part of the app at import.
+library_fixes.install(
+    app, checkpoint, barrier, settings.fetch_max_wait_ms, consumes=settings.role.processes
+)
+
+from agents import commands, observability  # noqa: E402, F401
+from agents.web import status  # noqa: E402, F401
+
+if settings.role.processes:
+    from agents import ingest, metrics  # noqa: F401
+    from agents.web import console, metrics_views  # noqa: F401
+if settings.role.serves_events_api:
+    from agents.web import ingress  # noqa: F401
+
 from agents.topics import configure_changelogs  # noqa: E402
-from agents.web import console, ingress, metrics_views, status  # noqa: E402, F401
 
 configure_changelogs(app.tables.values())

@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agents.app import app, checkpoint
+from agents.app import app, checkpoint, settings
 from processor import EventType, ProcessedRequest, lookup_cache_counts
 from processor.context import read_context
 from processor.reasons import DeadLetterReason
@@ -149,7 +149,10 @@ def totals(counter: Counter) -> dict[str, float]:
 
 def consumer_lag() -> dict[TP, int]:
     """Messages not yet read, per partition assigned to this worker: the end offset minus the
-    next offset to read (the last one read + 1, else the committed one)."""
+    next offset to read (the last one read + 1, else the committed one); none for an
+    ingress-only worker, which has no consumer."""
+    if not settings.role.processes:
+        return {}
     consumer = app.consumer
     monitor = app.monitor
     lag: dict[TP, int] = {}

@@ -76,6 +76,25 @@ def _guarantee(broker_configured: bool) -> ProcessingGuarantee:
     return guarantee
 
 
+class WorkerRole(StrEnum):
+    """WORKER_ROLE: what one worker process does, so that ingress and processing scale apart."""
+
+    ALL = "all"
+    """The Events API, the processing agents, their tables and the read API: one process."""
+    INGRESS = "ingress"
+    """The Events API only: requests onto the raw topic, no consumer group joined."""
+    PROCESS = "process"
+    """The agents, their tables and the read API; no Events API."""
+
+    @property
+    def serves_events_api(self) -> bool:
+        return self is not WorkerRole.PROCESS
+
+    @property
+    def processes(self) -> bool:
+        return self is not WorkerRole.INGRESS
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the worker; the README's configuration reference lists the same names."""
@@ -86,6 +105,8 @@ class Settings:
     """False when KAFKA_BROKER is unset: `make run-worker` then starts the embedded broker."""
     embedded_broker_port: int
     """EMBEDDED_BROKER_PORT: loopback port of the embedded broker."""
+    role: WorkerRole
+    """WORKER_ROLE: all (the default), ingress (Events API only) or process (no Events API)."""
     app_id: str
     """APP_ID: the Faust app id, also the Kafka consumer group."""
     topic_prefix: str
@@ -152,6 +173,7 @@ class Settings:
             broker=broker or f"kafka://{EMBEDDED_BROKER_HOST}:{embedded_port}",
             broker_configured=bool(broker),
             embedded_broker_port=embedded_port,
+            role=_choice("WORKER_ROLE", WorkerRole, WorkerRole.ALL),
             app_id=_str("APP_ID", "statsig-stream"),
             topic_prefix=os.environ.get("TOPIC_PREFIX", "statsig."),
             topic_partitions=_int("TOPIC_PARTITIONS", 4),

@@ -6,7 +6,8 @@ turn, with a development key (``bench/ingress.lua``). The worker answers 202 onc
 acknowledged the raw message, and goes on consuming and processing it meanwhile, as in a
 deployment. Every answer must be a 202, and the raw topic must then hold every accepted request
 (a few more: those in flight when wrk stopped). CPU per request of the worker's process
-and of the broker's over wrk's run (``bench.cpu``).
+and of the broker's over wrk's run (``bench.cpu``). Then the same against a worker that
+only serves the Events API (``WORKER_ROLE=ingress``).
 """
 
 from __future__ import annotations
@@ -59,40 +60,47 @@ async def _raw_count(bootstrap: str, topic: str) -> int:
         return (await reader.counts([topic]))[topic]
 
 
-def measure(options: RunOptions) -> list[Row]:
+ROLES = {"all": "worker", "ingress": "ingress-only worker"}
+"""WORKER_ROLE -> the label of its rows: one worker that also processes what it takes, and one
+that only serves the Events API (WORKER_ROLE=ingress), as when ingress scales apart."""
+
+
+def _posted(options: RunOptions, folder: Path, count: int, role: str) -> list[Row]:
     duration = seconds(options)
-    with tempfile.TemporaryDirectory(prefix="bench-ingress-") as tmp:
-        folder = Path(tmp)
-        plain = recent_bodies()
-        for index, body in enumerate(plain, start=1):
-            (folder / f"{index}.gz").write_bytes(gzip.compress(body))
-        with worker_on_own_broker("ingress", options.broker) as loaded:
-            pids = {"app": loaded.worker.pid, "broker": broker_pid(loaded.broker)}
-            with CpuSampler(pids) as cpu:
-                start = time.time()
-                result = wrk(loaded.worker.web_url, folder, len(plain), duration)
-                end = time.time()
-            on_raw = asyncio.run(_raw_count(loaded.bootstrap, loaded.raw_topic))
+    with worker_on_own_broker("ingress", options.broker, WORKER_ROLE=role) as loaded:
+        pids = {"app": loaded.worker.pid, "broker": broker_pid(loaded.broker)}
+        with CpuSampler(pids) as cpu:
+            start = time.time()
+            result = wrk(loaded.worker.web_url, folder, count, duration)
+            end = time.time()
+        on_raw = asyncio.run(_raw_count(loaded.bootstrap, loaded.raw_topic))
     accepted = result["requests"] - result["not_accepted"]
-    e2e.progress(f"ingress: {result['requests']} requests, {on_raw} on the raw topic")
+    e2e.progress(f"ingress ({role}): {result['requests']} requests, {on_raw} on the raw topic")
     if result["not_accepted"] or result["socket_errors"]:
         raise RuntimeError(f"not every request was accepted: {result}")
     if not accepted <= on_raw <= accepted + CONNECTIONS:
         raise RuntimeError(f"{accepted} requests accepted, {on_raw} on the raw topic")
     used = cpu.between(start, end)
     ms_each = 1000 / max(accepted, 1)
+    per_second = accepted / (result["micros"] / 1e6)
+    label = ROLES[role]
     return [
-        Row("requests answered 202", accepted, "requests"),
-        Row("requests on the raw topic", on_raw, "requests"),
-        Row("requests/s", accepted / (result["micros"] / 1e6), "requests/s"),
-        Row(
-            "events/s accepted",
-            EVENTS_PER_REQUEST * accepted / (result["micros"] / 1e6),
-            "events/s",
-        ),
-        Row("latency p50", result["p50_us"] / 1000, "ms"),
-        Row("latency p99", result["p99_us"] / 1000, "ms"),
-        Row("latency max", result["max_us"] / 1000, "ms"),
-        Row("worker CPU per request", used["app"] * ms_each, "ms"),
-        Row("broker CPU per request", used["broker"] * ms_each, "ms"),
+        Row(f"{label}: requests answered 202", accepted, "requests"),
+        Row(f"{label}: requests on the raw topic", on_raw, "requests"),
+        Row(f"{label}: requests/s", per_second, "requests/s"),
+        Row(f"{label}: events/s accepted", EVENTS_PER_REQUEST * per_second, "events/s"),
+        Row(f"{label}: latency p50", result["p50_us"] / 1000, "ms"),
+        Row(f"{label}: latency p99", result["p99_us"] / 1000, "ms"),
+        Row(f"{label}: latency max", result["max_us"] / 1000, "ms"),
+        Row(f"{label}: worker CPU per request", used["app"] * ms_each, "ms"),
+        Row(f"{label}: broker CPU per request", used["broker"] * ms_each, "ms"),
     ]
+
+
+def measure(options: RunOptions) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-ingress-") as tmp:
+        folder = Path(tmp)
+        plain = recent_bodies()
+        for index, body in enumerate(plain, start=1):
+            (folder / f"{index}.gz").write_bytes(gzip.compress(body))
+        return [row for role in ROLES for row in _posted(options, folder, len(plain), role)]

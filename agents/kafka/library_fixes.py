@@ -343,10 +343,15 @@ async def _highwaters(self: AIOKafkaConsumerThread, partitions: Any) -> Mapping[
 
 
 def install(
-    app: AppT, checkpoint: Checkpoint, barrier: CommitBarrier, fetch_max_wait_ms: int
+    app: AppT,
+    checkpoint: Checkpoint,
+    barrier: CommitBarrier,
+    fetch_max_wait_ms: int,
+    consumes: bool = True,
 ) -> None:
     """Apply every fix above, for ``app``, the ``checkpoint`` its agents report to and the
-    ``barrier`` they deliver behind."""
+    ``barrier`` they deliver behind (``consumes``: False for a worker without a consumer, which
+    has no stranded records to look for)."""
     global _checkpoint, _barrier, _fetch_max_wait_ms
     check_versions()
     _checkpoint = checkpoint
@@ -367,4 +372,5 @@ def install(
     AIOKafkaConsumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
-    app.timer(_STALL_CHECK_SECONDS)(refetch_stranded_records)
+    if consumes:
+        app.timer(_STALL_CHECK_SECONDS)(refetch_stranded_records)

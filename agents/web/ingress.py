@@ -212,7 +212,9 @@ class EventsView(View):
         except RequestRejected as rejected:
             return self.json(error_body(rejected.status, rejected.message), status=rejected.status)
         try:
-            await asyncio.wait_for(produce_raw(body, identity, headers), settings.http_ack_timeout)
+            # asyncio.timeout, not wait_for: no task per request (produce_raw shields the ack).
+            async with asyncio.timeout(settings.http_ack_timeout):
+                await produce_raw(body, identity, headers)
         except MessageSizeTooLargeError:
             message = "request body is larger than the event broker accepts"
             return self.json(error_body(413, message), status=413)
@@ -256,6 +258,15 @@ class EventsView(View):
                 key_id=key.key_id,
             ),
         )
+
+
+if not settings.role.processes:
+
+    @app.task
+    async def declare_raw_topic() -> None:
+        """An ingress-only worker has no agent on the raw topic, which Faust would declare:
+        create it with the worker's partitions rather than leave it to the broker's defaults."""
+        await raw_events.maybe_declare()
 
 
 def _cors(*methods: str) -> dict[str, ResourceOptions]:

@@ -25,7 +25,11 @@ REQUIRED = {
     "memory": {"worker RSS at load start", "worker RSS at end", "worker RSS slope, whole run"},
     "limit": {"aiokafka relay events/s", "librdkafka relay events/s", "worker/limit"},
     "peer": {"peer events/s", "peer CPU per million events", "worker/peer"},
-    "ingress": {"requests/s", "latency p99", "requests answered 202"},
+    "ingress": {
+        f"{label}: {metric}"
+        for label in ("worker", "ingress-only worker")
+        for metric in ("requests/s", "latency p99", "requests answered 202")
+    },
     "fetch_wait": {"long waits at 500 events/s, p99", "short waits at 500 events/s, p99"},
     "modes": {
         "at least once events/s (best of 1)",
@@ -69,7 +73,8 @@ def test_quick_tiny_bench_reports_every_section(tmp_path: Path) -> None:
     assert (
         rows["peer"]["peer (Quix Streams) output messages"]["value"] == e2e["input events"]["value"]
     )
-    assert rows["ingress"]["requests answered 202"]["value"] > 0
+    assert rows["ingress"]["worker: requests answered 202"]["value"] > 0
+    assert rows["ingress"]["ingress-only worker: requests answered 202"]["value"] > 0
     assert rows["latency"]["records timed"]["value"] > 0
     assert rows["memory"]["worker RSS at end"]["value"] > 0
     # The table on stdout has the same rows.
