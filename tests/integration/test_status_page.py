@@ -136,3 +136,15 @@ def test_status_page_shows_live_rates_in_a_browser(
     assert png_size(screenshot) == (1280, 900)
     # A blank or error page compresses to a few kilobytes; the rendered page does not.
     assert screenshot.stat().st_size > 30_000
+
+
+def test_an_ingress_only_workers_page_says_it_counts_nothing(
+    start_worker: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    browser = chromium()
+    worker = start_worker(WORKER_ROLE="ingress")
+    page = headless(browser, tmp_path / "profile-dom", worker.web_url + "/", "--dump-dom")
+    assert page.returncode == 0, page.stderr[-2000:]
+    assert text_of(page.stdout, "state").startswith("Updated"), text_of(page.stdout, "state")
+    assert "WORKER_ROLE=ingress" in text_of(page.stdout, "window-hint")
+    assert "not counted on this worker" in page.stdout
