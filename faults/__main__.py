@@ -3,7 +3,7 @@
     python -m faults [--runs N] [--scenario NAME ...] [--quick] [--broker embedded]
 
 Each run gets a broker of its own, fresh topics and consumer group, and its logs under
-``faults/results/<time>/<scenario>-<run>/``. The table counts, per scenario, the events sent
+``faults/results/<time>-<broker>-<pid>/<scenario>-<run>/``. The table counts, per scenario, the events sent
 (outputs expected), those lost, and the repeats (each must be an exact copy). The exit code is
 1 when any run lost an event or repeated one inexactly.
 """
@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         if embedded and SCENARIOS[name].not_on_embedded:
             why = SCENARIOS[name].not_on_embedded
             raise SystemExit(f"{name} runs on Apache Kafka only ({why}): use --broker kafka")
-    out = RESULTS / time.strftime("%Y%m%d-%H%M%S")
+    # Two campaigns started in the same second must not share run folders: each worker's log
+    # (where readiness is read) and data dir live there.
+    out = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.broker}-{os.getpid()}"
+    out.mkdir(parents=True)
     size = QUICK if args.quick else FULL
     settings = f" with {' '.join(args.env)}" if args.env else ""
     print(f"fault runs: {args.runs} x {names} on the {args.broker} broker{settings}; logs in {out}")
