@@ -3,9 +3,9 @@
     python -m faults [--runs N] [--scenario NAME ...] [--quick] [--broker embedded]
 
 Each run gets a broker of its own, fresh topics and consumer group, and its logs under
-``faults/results/<time>-<broker>-<pid>/<scenario>-<run>/``. The table counts, per scenario, the events sent
-(outputs expected), those lost, and the repeats (each must be an exact copy). The exit code is
-1 when any run lost an event or repeated one inexactly.
+``faults/results/<time>-<broker>-<pid>/<scenario>-<run>/``. The table counts, per scenario,
+the events sent (outputs expected), those lost, and the repeats (each must be an exact copy).
+The exit code is 1 when any run lost an event or repeated one inexactly.
 """
 
 from __future__ import annotations
