@@ -61,10 +61,12 @@ class Run:
     def ok(self) -> bool:
         return self.outcome.ok and not self.worker_exited and not self.error
 
-
-def exited(group: list[AppProcess]) -> bool:
-    """Whether any worker of ``group`` is not running (killed and not restarted, or crashed)."""
-    return any(worker.process is None or worker.process.poll() is not None for worker in group)
+    @classmethod
+    def of(cls, outcome: Outcome, group: list[AppProcess], faults: int) -> Run:
+        """The run of ``group``: its logs, and whether any of its workers is not running at the
+        end (killed and not restarted, or crashed)."""
+        exited = any(w.process is None or w.process.poll() is not None for w in group)
+        return cls(outcome, [w.log_path for w in group], faults, worker_exited=exited)
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,7 @@ def worker_kill(
                 downtime=0.0,
                 after_commit=after_commit,
             )
-            logs = [worker.log_path for worker in group]
-            return Run(outcome, logs, faults=3, worker_exited=exited(group))
+            return Run.of(outcome, group, faults=3)
 
     return run
 
@@ -185,8 +186,7 @@ def worker_rejoin(broker: Broker, work: Path, size: Size, seed: int) -> Run:
         outcome = _kill_and_restart(
             broker.bootstrap, group[::-1], size, seed, kills=1, downtime=downtime
         )
-        logs = [worker.log_path for worker in group]
-        return Run(outcome, logs, faults=1, worker_exited=exited(group))
+        return Run.of(outcome, group, faults=1)
 
 
 def worker_churn(broker: Broker, work: Path, size: Size, seed: int) -> Run:
@@ -205,8 +205,7 @@ def worker_churn(broker: Broker, work: Path, size: Size, seed: int) -> Run:
             second.start().wait_ready()
         producer.join(timeout=240)
         outcome = settle(broker.bootstrap, first.prefix, bodies, first.web_url)
-        logs = [worker.log_path for worker in group]
-        return Run(outcome, logs, faults=8, worker_exited=exited(group))
+        return Run.of(outcome, group, faults=8)
 
 
 def busiest_node(broker: Broker, prefix: str) -> int:
@@ -251,7 +250,7 @@ def broker_fault(fault: BrokerFault) -> Callable[[Broker, Path, Size, int], Run]
             fault(broker, busiest_node(broker, worker.prefix), timeout)
             producer.join(timeout=240)
             outcome = settle(broker.bootstrap, worker.prefix, bodies, worker.web_url)
-            return Run(outcome, [worker.log_path], faults=1, worker_exited=exited(group))
+            return Run.of(outcome, group, faults=1)
 
     return run
 
@@ -268,7 +267,7 @@ def http_broker_kill(broker: Broker, work: Path, size: Size, seed: int) -> Run:
         _kill_broker(broker, busiest_node(broker, worker.prefix), 0.0)
         posted = load.join(timeout=300)
         outcome = settle(broker.bootstrap, worker.prefix, posted.accepted, worker.web_url)
-        run = Run(outcome, [worker.log_path], faults=1, worker_exited=exited(group))
+        run = Run.of(outcome, group, faults=1)
         run.notes = [
             f"HTTP: {len(posted.accepted)} requests answered 202, {posted.unavailable} answers "
             f"503 and {posted.broken} broken connections retried, {posted.given_up} given up"

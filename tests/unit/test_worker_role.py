@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.settings import SettingError, Settings, WorkerRole
+from tests.unit.fresh_process import start_refusal
 
 
 @pytest.mark.parametrize(
@@ -29,3 +30,8 @@ def test_an_unknown_role_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKER_ROLE", "web")
     with pytest.raises(SettingError, match="WORKER_ROLE must be one of all, ingress, process"):
         Settings.from_env()
+
+
+def test_the_worker_refuses_an_unknown_role_at_start() -> None:
+    last = start_refusal(WORKER_ROLE="both")
+    assert last == "refusing to start: WORKER_ROLE must be one of all, ingress, process, not 'both'"
