@@ -59,7 +59,7 @@ library_fixes.install(
     app, checkpoint, barrier, settings.fetch_max_wait_ms, consumes=settings.role.processes
 )
 
-from agents import commands, observability  # noqa: E402, F401
+from agents import commands, heap, observability  # noqa: E402, F401
 from agents.web import status  # noqa: E402, F401
 
 if settings.role.processes:

@@ -113,3 +113,20 @@ def test_metrics_count_records_per_type_and_dead_letters_per_reason(
         entry = json.loads(line)
         assert {"level", "logger", "message"} <= entry.keys(), line
     assert any(json.loads(line)["message"] == "[^Worker]: Ready" for line in lines)
+
+
+def test_the_startup_heap_is_frozen_and_collections_are_timed(
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    worker = start_worker()
+    for n in range(3):
+        assert post(worker, valid_body(f"user-{n}")).status_code == 202
+    found = wait_for(
+        lambda: (s := samples(worker)) and value(s, "statsig_stream_raw_messages_total") == 3 and s
+    )
+    assert found, "the worker never counted the 3 requests"
+    # A started worker holds tens of thousands of long-lived objects; they are frozen.
+    frozen = value(found, "statsig_stream_gc_frozen_objects")
+    assert frozen is not None and frozen > 10_000, frozen
+    young = value(found, "statsig_stream_gc_pause_seconds_count", generation="0")
+    assert young is not None and young > 0, young
