@@ -15,14 +15,18 @@ events twice, with the same timeUUIDs.
 An identity is written only after the broker acknowledged its request's output, and the
 changelog write is flushed before the raw offset is committed: a crash before that makes the
 redelivery a repeat of the output, never a loss. Identities older than the window are deleted
-(with their changelog tombstones) as each partition's traffic passes.
+(with their changelog tombstones) as each partition's traffic passes. Finding them reads only
+what expired: the identities are also kept in delivery order per partition, in memory, rebuilt
+from the table by one scan after each assignment (recovery may have changed the table).
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 import faust
 from faust.types import EventT
@@ -49,6 +53,9 @@ delivered_requests = app.Table(
     help="request identity -> (delivered at ms, raw partition), for DEDUP_WINDOW_SECONDS",
 )
 _last_sweep: dict[int, int] = {}
+_delivery_order: dict[int, deque[tuple[int, bytes]]] | None = None
+"""Per raw partition, (delivered at ms, identity) in delivery order; None: rebuild from the
+table at the next sweep."""
 
 
 def _within_window(entry: bytes | None, now_ms: int) -> bool:
@@ -94,23 +101,53 @@ def remember(
     grouped = events_by_partition(events)
     expired = _expired(now_ms, set(grouped))
     for partition, taken in grouped.items():
+        order = None if _delivery_order is None else _delivery_order.setdefault(partition, deque())
         with writing_as(stream, taken[-1]):
-            for event in taken:
-                delivered_requests[identities[id(event)]] = _ENTRY.pack(now_ms, partition)
+            # Expired first: an expired identity delivered again in this batch is kept.
             for identity in expired.get(partition, ()):
                 del delivered_requests[identity]
+            for event in taken:
+                identity = identities[id(event)]
+                delivered_requests[identity] = _ENTRY.pack(now_ms, partition)
+                if order is not None:
+                    order.append((now_ms, identity))
+
+
+def _rebuilt_order() -> dict[int, deque[tuple[int, bytes]]]:
+    """Every partition's identities in the table, oldest delivery first: one scan."""
+    by_partition: dict[int, list[tuple[int, bytes]]] = {}
+    for identity, entry in delivered_requests.items():
+        delivered_at, partition = _ENTRY.unpack(entry)
+        by_partition.setdefault(partition, []).append((delivered_at, identity))
+    return {partition: deque(sorted(held)) for partition, held in by_partition.items()}
 
 
 def _expired(now_ms: int, partitions: set[int]) -> dict[int, list[bytes]]:
-    """Identities past the window, of those of ``partitions`` not swept for a while."""
+    """Identities past the window, of those of ``partitions`` not swept for a while: the
+    oldest of each partition's delivery order, still in the table as that delivery."""
+    global _delivery_order
     due = {p for p in partitions if now_ms - _last_sweep.get(p, 0) >= SWEEP_EVERY_MS}
     if not due:
         return {}
+    if _delivery_order is None:
+        _delivery_order = _rebuilt_order()
     found: dict[int, list[bytes]] = {}
-    for identity, entry in list(delivered_requests.items()):
-        delivered_at, partition = _ENTRY.unpack(entry)
-        if partition in due and now_ms - delivered_at >= WINDOW_MS:
-            found.setdefault(partition, []).append(identity)
     for partition in due:
         _last_sweep[partition] = now_ms
+        order = _delivery_order.get(partition)
+        expired: dict[bytes, None] = {}
+        while order and now_ms - order[0][0] >= WINDOW_MS:
+            delivered_at, identity = order.popleft()
+            # Delivered again since (a replay, or a new partition's): that delivery's turn.
+            if delivered_requests.get(identity) == _ENTRY.pack(delivered_at, partition):
+                expired[identity] = None
+        if expired:
+            found[partition] = list(expired)
     return found
+
+
+@app.on_partitions_assigned.connect
+async def _forget_delivery_order(app: Any, assigned: Any, **kwargs: Any) -> None:
+    """Recovery may change any partition of the table: the next sweep rebuilds the order."""
+    global _delivery_order
+    _delivery_order = None

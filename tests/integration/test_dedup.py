@@ -160,3 +160,29 @@ def test_the_window_survives_a_restart_and_moves_with_its_partition(
     assert post(second, body) == 202
     assert wait_for(lambda: repeats(second) == 1.0, timeout=90), repeats(second)
     assert len(outputs(broker.bootstrap, first, EVENTS)) == EVENTS
+
+
+def test_an_identity_past_the_window_is_deleted_and_its_new_delivery_kept(
+    start_worker, bootstrap
+) -> None:
+    worker = start_worker(DEDUP_WINDOW_SECONDS="2")
+    body = request_body()
+    assert post(worker, body) == 202
+    assert wait_for(lambda: value(samples(worker), "statsig_stream_raw_messages_total") == 1.0)
+    time.sleep(3.0)
+    # Past the window: delivered again, and the sweep of its partition deletes the first entry.
+    assert post(worker, body) == 202
+    assert wait_for(lambda: value(samples(worker), "statsig_stream_raw_messages_total") == 2.0)
+    # Within the window of that second delivery: a repeat.
+    assert post(worker, body) == 202
+    assert wait_for(lambda: repeats(worker) == 1.0), repeats(worker)
+    seen = outputs(bootstrap, worker, 2 * EVENTS)
+    assert len(seen) == 2 * EVENTS, [record.value for record in seen]
+    changelog = read_topics(
+        bootstrap,
+        [f"{worker.env['APP_ID']}-dedup-requests-changelog"],
+        lambda got: sum(record.value is None for record in got) >= 1,
+        settle=2.0,
+    )
+    # Written, deleted by the sweep (a tombstone), written again: the table keeps the last.
+    assert [record.value is None for record in changelog] == [False, True, False], changelog
