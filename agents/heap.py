@@ -42,8 +42,8 @@ def _time_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def freeze() -> int:
-    """Collect once, then freeze what survives: the objects the collector skips from now on."""
-    gc.collect()
+    """Freeze every tracked object: the ones the collector skips from now on. No collection
+    first: it would stop the worker as long as the pauses this avoids, just as it starts."""
     gc.freeze()
     return gc.get_freeze_count()
 

@@ -59,14 +59,22 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    fault harness saw the tables short after a kill). The end is asked with a ListOffsets
    request instead, which answers the last stable offset under read_committed.
 
+10. **The livelock check skips a partition that has no position yet** (no upstream issue
+   found). Faust's commit livelock detector reads every assigned partition's position from
+   aiokafka every 2.5 commit intervals while no rebalance runs. Just after recovery seeks the
+   stream partitions to their committed offsets, a partition has no position until the
+   fetcher resolves it: aiokafka's ``position`` then fails an assertion and the consumer
+   crashes the worker (the fault harness saw it once, 60 ms after "Ready"). Such a partition
+   has nothing to verify yet; the next check verifies it.
+
 Two more changes go through settings Faust offers rather than patches, and are listed here so
 that this page answers "what does the worker change in Faust?":
 
-10. **Declaring a topic waits until the brokers list it** (``agents/kafka/listed_topic.py``, the
+11. **Declaring a topic waits until the brokers list it** (``agents/kafka/listed_topic.py``, the
    app's ``Topic`` setting): Apache Kafka answers CreateTopics before its metadata has the
    topic, and Faust subscribes at once (the raw topic went unassigned, or the tables' check
    crashed the worker with PartitionsMismatch).
-11. **Changelog topics get the worker's topic config** (``agents.topics.configure_changelogs``:
+12. **Changelog topics get the worker's topic config** (``agents.topics.configure_changelogs``:
    ``min.insync.replicas``): Faust has no app-wide topic config.
 """
 
@@ -79,6 +87,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiokafka
+from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import TopicPartitionState
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as FaustConsumer
@@ -109,6 +118,7 @@ _faust_getmany = FaustConsumer.getmany
 _faust_fetch_records = AIOKafkaConsumerThread._fetch_records
 _faust_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer
 _faust_highwaters = AIOKafkaConsumerThread._highwaters
+_faust_verify_event_path = AIOKafkaConsumerThread.verify_event_path
 _faust_on_recovery_completed = Recovery.on_recovery_completed
 _faust_resume_streams = Recovery._resume_streams
 _faust_send_pending = ProducerBuffer._send_pending
@@ -342,6 +352,17 @@ async def _highwaters(self: AIOKafkaConsumerThread, partitions: Any) -> Mapping[
     return await self._ensure_consumer().end_offsets(partitions)  # type: ignore[no-any-return]
 
 
+# 10. The livelock check skips a partition that has no position yet.
+
+
+def _verify_event_path(self: AIOKafkaConsumerThread, now: float, tp: TP) -> None:
+    assignment = self._ensure_consumer()._fetcher._subscriptions.subscription.assignment
+    state = assignment.state_value(TopicPartition(tp.topic, tp.partition))
+    if state is not None and not state.has_valid_position:
+        return None
+    return _faust_verify_event_path(self, now, tp)
+
+
 def install(
     app: AppT,
     checkpoint: Checkpoint,
@@ -372,5 +393,6 @@ def install(
     AIOKafkaConsumer.seek_to_committed = _seek_to_committed_or_beginning  # type: ignore[method-assign]
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
     AIOKafkaConsumerThread._highwaters = _highwaters  # type: ignore[method-assign]
+    AIOKafkaConsumerThread.verify_event_path = _verify_event_path  # type: ignore[method-assign]
     if consumes:
         app.timer(_STALL_CHECK_SECONDS)(refetch_stranded_records)

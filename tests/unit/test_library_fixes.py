@@ -374,3 +374,36 @@ def test_recovery_in_transactions_asks_the_broker_where_changelogs_end() -> None
     assert faust_alone == {tp: None}  # recovery counts that as an empty changelog
     highwaters = asyncio.run(app.consumer._thread.__class__._highwaters(thread, [tp]))
     assert highwaters == {tp: 870}
+
+
+def test_the_livelock_check_skips_a_partition_not_positioned_yet() -> None:
+    """Right after recovery seeks a partition, aiokafka has no position for it until the
+    fetcher resolves one; Faust's livelock check read it anyway and crashed the consumer."""
+    tp = TP("app.events.raw", 1)
+
+    async def new_assignment() -> Assignment:  # aiokafka makes its futures on a running loop
+        return Assignment({TopicPartition(tp.topic, tp.partition)})
+
+    assignment = asyncio.run(new_assignment())  # no position yet
+    consumer = SimpleNamespace(
+        _fetcher=SimpleNamespace(
+            _subscriptions=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+        )
+    )
+    faust_app = SimpleNamespace(
+        monitor=SimpleNamespace(stream_inbound_time={}),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+    )
+    thread = SimpleNamespace(
+        _verify_aiokafka_event_path=lambda now, tp: False,
+        consumer=SimpleNamespace(app=faust_app),
+        time_started=time.monotonic(),
+        tp_stream_timeout_secs=300.0,
+        _ensure_consumer=lambda: consumer,
+    )
+    state = assignment.state_value(TopicPartition(tp.topic, tp.partition))
+    state.highwater = 40  # fetched metadata, position still unset
+    with pytest.raises(AssertionError):
+        library_fixes._faust_verify_event_path(thread, time.monotonic(), tp)  # type: ignore[arg-type]
+    verify = app.consumer._thread.__class__.verify_event_path
+    assert verify(thread, time.monotonic(), tp) is None
