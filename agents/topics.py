@@ -8,6 +8,7 @@ import faust
 from faust.types import CollectionT
 
 from agents.app import app, settings
+from agents.kafka.listed_topic import COPARTITIONED
 from processor import EventType
 
 
@@ -27,6 +28,7 @@ def _declared(suffix: str) -> faust.TopicT:
 
 
 raw_events = _declared("events.raw")
+COPARTITIONED.add(raw_events.get_topic_name())
 events_by_type: dict[EventType, faust.TopicT] = {
     kind: _declared(f"events.{kind.value}") for kind in EventType
 }
@@ -34,6 +36,7 @@ dead_letters = _declared("events.invalid")
 #: Internal: one batch's partial metric aggregates per message, sent to the partition that owns
 #: their keys (processor.metrics.key_partition), so each table key has one writing partition.
 metric_partials = _declared("metrics.partials")
+COPARTITIONED.add(metric_partials.get_topic_name())
 #: Final values of closed windows, one JSON record per (metric, key, window).
 metric_windows = _declared("metrics.windows")
 
