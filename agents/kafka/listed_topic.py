@@ -9,9 +9,10 @@ The app uses this class for every topic (Faust's ``Topic`` setting), changelogs 
 
 A topic that already exists keeps its partition count (CreateTopics leaves it as it is). For the
 topics the worker consumes and the tables' changelogs, Faust needs the worker's count (it
-co-partitions them) and otherwise stopped the worker with a bare PartitionsMismatch; the
-declaration refuses them first and says why. A producer that writes the raw topic before any
-worker has created it, on a Kafka that auto-creates topics, makes one with the broker's default.
+co-partitions them): otherwise the worker waited here in vain, then ran on the other count or
+stopped on Faust's bare PartitionsMismatch. The declaration refuses them first and says why.
+A producer that writes the raw topic before any worker has created it, on a Kafka that
+auto-creates topics, makes one with the broker's default count.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.kafka.metadata import topic_partitions
 
@@ -26,6 +27,20 @@ class Consumed:
     key: bytes | None
     value: Any
     headers: dict[str, bytes]
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, replicas: int = 1) -> None:
+    """Create a topic explicitly, as an operator (or a producer's auto-creation) would."""
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, replicas)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
 
 
 def _json_or_bytes(value: bytes | None) -> Any:

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from agents.kafka.apache_kafka import LocalKafka, partition_leaders
 from agents.kafka.embedded_broker import free_port
-from tests.integration.kafka_io import produce, read_topics
+from tests.integration.kafka_io import create_topic, produce, read_topics
 from tests.integration.test_metrics import (
     RECOVERED,
     SCALE_OUT_ENV,
@@ -150,15 +150,7 @@ def test_a_node_killed_paused_or_restarted_moves_its_leaderships_and_rejoins(
     """The cluster object's fault operations, as a fault harness uses them."""
     topic = f"faults-{time.time_ns()}"
 
-    async def create() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(topic, PARTITIONS, 3)])
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    create_topic(kafka_cluster.bootstrap, topic, PARTITIONS, replicas=3)
     leaders = _until_leaders(
         kafka_cluster, topic, lambda found: -1 not in found.values() and len(found) == PARTITIONS
     )
