@@ -4,7 +4,10 @@ Same load as the latency section (``bench.load``), with nobody reading the outpu
 RSS (``VmRSS`` of /proc) is sampled from the moment the load starts, after a priming request.
 The slope is a least-squares fit of RSS over time, over the whole run and over its second half
 (after allocator pools and client buffers have grown to their working size, a leak is what is
-left). ``--soak MINUTES`` runs it that long and prints the samples as they come.
+left). ``--soak MINUTES`` runs it that long and prints the samples as they come, with the
+worker's two bounded stores (the dedup window's identities, the metric windows kept for
+``METRICS_RETENTION_SECONDS``) sized to a fifth of the soak: with the defaults (300 s, an hour)
+they would still be filling at its end, and the second half's slope is then a leak test.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ def seconds(options: RunOptions) -> float:
     if options.soak_minutes > 0:
         return 60 * options.soak_minutes
     return 4.0 if options.tiny else 15.0 if options.quick else 45.0
+
+
+def soak_overrides(options: RunOptions) -> dict[str, str]:
+    """The worker's settings for the run: in a soak, its bounded stores full by a fifth of it."""
+    if options.soak_minutes <= 0:
+        return {}
+    bound = str(max(120, round(seconds(options) / 5)))
+    return {"DEDUP_WINDOW_SECONDS": bound, "METRICS_RETENTION_SECONDS": bound}
 
 
 def slope_per_minute(samples: list[Sample]) -> float:
@@ -86,7 +97,8 @@ def measure(options: RunOptions) -> list[Row]:
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
     print_every = 30.0 if options.soak_minutes > 0 else 0.0
-    with worker_on_own_broker("memory", options.broker) as loaded:
+    overrides = soak_overrides(options)
+    with worker_on_own_broker("memory", options.broker, **overrides) as loaded:
         loaded.worker.check_alive()
         sent, samples = asyncio.run(
             _sample_under_load(loaded, requests_per_second, duration, print_every)
@@ -98,6 +110,7 @@ def measure(options: RunOptions) -> list[Row]:
         Row("offered load (half the worker's e2e rate)", events_per_second, "events/s"),
         Row("sent", sent * workload.EVENTS_PER_REQUEST / duration, "events/s"),
         Row("load duration", duration, "s"),
+        *(Row(f"worker {name}", float(value), "s") for name, value in overrides.items()),
         Row("RSS samples", len(samples), "samples"),
         Row("worker RSS at load start", rss[0], "MiB"),
         Row("worker RSS at end", rss[-1], "MiB"),
