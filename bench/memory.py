@@ -4,10 +4,11 @@ Same load as the latency section (``bench.load``), with nobody reading the outpu
 RSS (``VmRSS`` of /proc) is sampled from the moment the load starts, after a priming request.
 The slope is a least-squares fit of RSS over time, over the whole run and over its second half
 (after allocator pools and client buffers have grown to their working size, a leak is what is
-left). ``--soak MINUTES`` runs it that long and prints the samples as they come, with the
-worker's two bounded stores (the dedup window's identities, the metric windows kept for
-``METRICS_RETENTION_SECONDS``) sized to a fifth of the soak: with the defaults (300 s, an hour)
-they would still be filling at its end, and the second half's slope is then a leak test.
+left). ``--soak MINUTES`` runs it that long and prints the samples as they come. The worker's
+two bounded stores (the dedup window's identities, and the metric windows kept for
+``METRICS_RETENTION_SECONDS``) are then sized to a fifth of the soak, the grace to half of
+that. With the defaults (300 s, an hour) they would still be filling at the soak's end; sized
+so, the second half's slope is a leak test.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def soak_overrides(options: RunOptions) -> dict[str, str]:
     """The worker's settings for the run: in a soak, its bounded stores full by a fifth of it."""
     if options.soak_minutes <= 0:
         return {}
-    bound = str(max(120, round(seconds(options) / 5)))
-    return {"DEDUP_WINDOW_SECONDS": bound, "METRICS_RETENTION_SECONDS": bound}
+    bound = max(120, round(seconds(options) / 5))
+    return {
+        "DEDUP_WINDOW_SECONDS": str(bound),
+        "METRICS_RETENTION_SECONDS": str(bound),
+        "METRICS_GRACE_SECONDS": str(bound // 2),  # at most the retention
+    }
 
 
 def slope_per_minute(samples: list[Sample]) -> float:
