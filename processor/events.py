@@ -237,6 +237,7 @@ class RequestEvents:
                     numeric_value,
                     None if exposure_kind is None else _exposure_key(exposure_kind, metadata),
                     uuid,
+                    record,
                 )
             )
         return records

@@ -69,6 +69,9 @@ class OutputRecord(msgspec.Struct, frozen=True, gc=False):
     numeric_value: float | None
     exposure: ExposureKey | None
     time_uuid: str
+    event: EventRecord
+    """The record as built, before ``value`` encoded it: what the Console lists is read from
+    it instead of decoding ``value`` again."""
 
 
 class DeadLetterRecord(msgspec.Struct, frozen=True):

@@ -45,17 +45,12 @@ class _Enrichment(msgspec.Struct, frozen=True):
     country: str | None = None
 
 
-class _RecordFields(msgspec.Struct):
-    """The fields of a per-type record that the Console shows; the rest is skipped unread."""
-
-    value: str = ""
-    userID: str | None = None
-    metadata: dict[str, str] = {}
-    statsigMetadata: dict[str, Any] = {}
-    enrichment: _Enrichment = _Enrichment()
+class _StatsigMetadata(msgspec.Struct, frozen=True):
+    sdkType: Any = None
 
 
-_record_decoder = msgspec.json.Decoder(_RecordFields)
+_sdk_type_decoder = msgspec.json.Decoder(_StatsigMetadata)
+_enrichment_decoder = msgspec.json.Decoder(_Enrichment)
 _items_encoder = msgspec.msgpack.Encoder()
 _items_decoder = msgspec.msgpack.Decoder(list[ConsoleItem])
 
@@ -63,17 +58,36 @@ _items_decoder = msgspec.msgpack.Decoder(list[ConsoleItem])
 console_events = app.Table("console-events", partitions=settings.topic_partitions, value_type=bytes)
 
 
-def _item(record: OutputRecord, source: str) -> ConsoleItem:
-    fields = _record_decoder.decode(record.value)
-    sdk_type = fields.statsigMetadata.get("sdkType")
+def _item(record: OutputRecord, source: str, decoded: dict[int, Any]) -> ConsoleItem:
+    """The record's Console item, read from the record as built. Its still encoded parts (a
+    request's own ``statsigMetadata``, a user's enrichment) are shared by many events: each is
+    decoded once per batch, into ``decoded``, by object id (the batch's records hold them
+    while it is built, so no id is reused meanwhile)."""
+    event = record.event
+    metadata = event.statsigMetadata
+    if isinstance(metadata, dict):
+        sdk_type = metadata.get("sdkType")
+    else:
+        shared = decoded.get(id(metadata))
+        if shared is None:
+            shared = decoded[id(metadata)] = _sdk_type_decoder.decode(metadata)
+        sdk_type = shared.sdkType
+    country = None
+    if event.enrichment is not None:
+        enrichment = decoded.get(id(event.enrichment))
+        if enrichment is None:
+            enrichment = decoded[id(event.enrichment)] = _enrichment_decoder.decode(
+                event.enrichment
+            )
+        country = enrichment.country
     return ConsoleItem(
         timestamp=str(record.timestamp),
         name=record.event_name,
         source=sdk_type if isinstance(sdk_type, str) and sdk_type else source,
-        value=fields.value,
-        userID=fields.userID or "",
-        metadata=fields.metadata,
-        country=fields.enrichment.country,
+        value=event.value,
+        userID=event.userID or "",
+        metadata=event.metadata,
+        country=country,
     )
 
 
@@ -98,6 +112,7 @@ def recent_items(
                 recent = kept[record.event_name] = deque(maxlen=bound)
             recent.append((record, index))
     sources: dict[int, str] = {}
+    decoded: dict[int, Any] = {}
     items: dict[str, list[ConsoleItem]] = {}
     for name, recent in kept.items():
         listed = []
@@ -105,7 +120,7 @@ def recent_items(
             source = sources.get(index)
             if source is None:
                 source = sources[index] = read_context(requests[index], 0).source
-            listed.append(_item(record, source))
+            listed.append(_item(record, source, decoded))
         items[name] = listed
     return items
 

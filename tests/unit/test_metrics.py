@@ -32,6 +32,7 @@ from processor.metrics import (
     window_record,
     window_start,
 )
+from processor.records import EventRecord
 from processor.samples import sample_request
 
 MINUTE = 60_000
@@ -58,6 +59,20 @@ def record(
         numeric_value=value,
         exposure=exposure,
         time_uuid="00000000-0000-1000-8000-000000000000",
+        event=EventRecord(
+            eventName=name,
+            user=msgspec.Raw(b"{}"),
+            userID=unit,
+            timestamp=timestamp,
+            value="",
+            metadata={},
+            statsigMetadata={},
+            timeUUID="00000000-0000-1000-8000-000000000000",
+            clientTimestamp=timestamp,
+            receivedAt=timestamp,
+            clockSkewMs=0,
+            timestampClamped=False,
+        ),
     )
 
 
