@@ -10,7 +10,7 @@ them to the table (:func:`remember`), so one partition writes each name.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -58,28 +58,30 @@ _items_decoder = msgspec.msgpack.Decoder(list[ConsoleItem])
 console_events = app.Table("console-events", partitions=settings.topic_partitions, value_type=bytes)
 
 
+def _decoded_once(
+    decoded: dict[int, Any], raw: msgspec.Raw, decode: Callable[[msgspec.Raw], Any]
+) -> Any:
+    """``decode(raw)``, once per batch for each object: ``decoded`` holds it by object id (the
+    batch's records hold the object while the batch is built, so no id is reused meanwhile)."""
+    value = decoded.get(id(raw))
+    if value is None:
+        value = decoded[id(raw)] = decode(raw)
+    return value
+
+
 def _item(record: OutputRecord, source: str, decoded: dict[int, Any]) -> ConsoleItem:
     """The record's Console item, read from the record as built. Its still encoded parts (a
     request's own ``statsigMetadata``, a user's enrichment) are shared by many events: each is
-    decoded once per batch, into ``decoded``, by object id (the batch's records hold them
-    while it is built, so no id is reused meanwhile)."""
+    decoded once per batch."""
     event = record.event
     metadata = event.statsigMetadata
     if isinstance(metadata, dict):
         sdk_type = metadata.get("sdkType")
     else:
-        shared = decoded.get(id(metadata))
-        if shared is None:
-            shared = decoded[id(metadata)] = _sdk_type_decoder.decode(metadata)
-        sdk_type = shared.sdkType
+        sdk_type = _decoded_once(decoded, metadata, _sdk_type_decoder.decode).sdkType
     country = None
     if event.enrichment is not None:
-        enrichment = decoded.get(id(event.enrichment))
-        if enrichment is None:
-            enrichment = decoded[id(event.enrichment)] = _enrichment_decoder.decode(
-                event.enrichment
-            )
-        country = enrichment.country
+        country = _decoded_once(decoded, event.enrichment, _enrichment_decoder.decode).country
     return ConsoleItem(
         timestamp=str(record.timestamp),
         name=record.event_name,
