@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 from faust.app.base import BootStrategy
 
+from agents.changelog import CollectingTable
 from agents.kafka import library_fixes
 from agents.kafka.checkpoint import Checkpoint
 from agents.kafka.listed_topic import ListedTopic
@@ -45,6 +46,8 @@ app = faust.App(
     # Declaring a topic waits until the brokers list it: Kafka would otherwise assign before
     # they know the new topics (agents/kafka/listed_topic.py).
     Topic=ListedTopic,
+    # A batch's table changes go to their changelogs together (agents/changelog.py).
+    Table=CollectingTable,
     broker_session_timeout=settings.session_timeout,
     broker_rebalance_timeout=settings.rebalance_timeout,
 )

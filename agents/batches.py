@@ -8,6 +8,8 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
+from agents.changelog import Changes, collecting
+
 
 def events_by_partition(events: Sequence[EventT]) -> dict[int, list[EventT]]:
     """A batch's events grouped by the partition they came from, each group in order."""
@@ -18,9 +20,10 @@ def events_by_partition(events: Sequence[EventT]) -> dict[int, list[EventT]]:
 
 
 @contextmanager
-def writing_as(stream: StreamT[Any], event: EventT) -> Iterator[None]:
+def writing_as(stream: StreamT[Any], event: EventT, changes: Changes) -> Iterator[None]:
     """Make ``event`` the stream's current one while the block writes tables, then restore it;
-    the block must not await (the stream would set its next event meanwhile).
+    the block must not await (the stream would set its next event meanwhile). The changes are
+    kept in ``changes``, for the agent to deliver (``agents.changelog``).
 
     Faust sends a table change to the changelog partition of the stream's current event, so a
     batch of several partitions must set it to one of each partition's events before writing
@@ -32,6 +35,7 @@ def writing_as(stream: StreamT[Any], event: EventT) -> Iterator[None]:
     previous = stream.current_event
     stream._set_current_event(event)  # type: ignore[attr-defined]
     try:
-        yield
+        with collecting(changes):
+            yield
     finally:
         stream._set_current_event(previous)  # type: ignore[attr-defined]

@@ -12,10 +12,11 @@ operator's deliberate second try of a request, after a fix, of what went to the 
 first time: it is never taken for a repeat. Replaying the same dead letter twice emits its
 events twice, with the same timeUUIDs.
 
-An identity is written only after the broker acknowledged its request's output, and the
-changelog write is flushed before the raw offset is committed: a crash before that makes the
-redelivery a repeat of the output, never a loss. Identities older than the window are deleted
-(with their changelog tombstones) as each partition's traffic passes. Finding them reads only
+An identity is written only after the broker acknowledged its request's output, and its
+changelog write is acknowledged before the raw message counts as delivered (its offset may be
+committed): a crash before that makes the redelivery a repeat of the output, never a loss.
+Identities older than the window are deleted (with their changelog tombstones) as each
+partition's traffic passes. Finding them reads only
 what expired: the identities are also kept in delivery order per partition, in memory, rebuilt
 from the table by one scan after each assignment (recovery may have changed the table).
 """
@@ -33,6 +34,7 @@ from faust.types import EventT
 
 from agents.app import app, settings
 from agents.batches import events_by_partition, writing_as
+from agents.changelog import Changes
 from processor import ProcessedRequest
 from processor.replay import is_replay
 
@@ -94,15 +96,17 @@ def remember(
     events: Sequence[EventT],
     results: Sequence[ProcessedRequest],
     now_ms: int,
-) -> None:
+) -> Changes:
     """Record the identities of requests whose output the broker acknowledged, each in its raw
-    partition's table partition, and delete what the window no longer covers."""
+    partition's table partition, and delete what the window no longer covers; return those
+    changes, for the caller to deliver (``agents.changelog``)."""
+    changes = Changes()
     identities = {id(event): result.identity for event, result in zip(events, results, strict=True)}
     grouped = events_by_partition(events)
     expired = _expired(now_ms, set(grouped))
     for partition, taken in grouped.items():
         order = None if _delivery_order is None else _delivery_order.setdefault(partition, deque())
-        with writing_as(stream, taken[-1]):
+        with writing_as(stream, taken[-1], changes):
             # Expired first: an expired identity delivered again in this batch is kept.
             for identity in expired.get(partition, ()):
                 del delivered_requests[identity]
@@ -111,6 +115,7 @@ def remember(
                 delivered_requests[identity] = _ENTRY.pack(now_ms, partition)
                 if order is not None:
                     order.append((now_ms, identity))
+    return changes
 
 
 def _rebuilt_order() -> dict[int, deque[tuple[int, bytes]]]:

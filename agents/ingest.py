@@ -12,6 +12,7 @@ from faust.types import EventT
 
 from agents.app import EXACTLY_ONCE, app, barrier, checkpoint, settings
 from agents.batches import events_by_partition
+from agents.changelog import deliver_changes
 from agents.dedup import WINDOW_MS, first_deliveries, remember
 from agents.kafka.delivery import Outgoing, deliver
 from agents.kafka.transactions import transactional_id
@@ -65,8 +66,9 @@ async def deliver_batch(
     stream: faust.StreamT[bytes], events: Sequence[EventT], transaction: str | None
 ) -> None:
     """Process raw messages, deliver what they make (in ``transaction``, exactly once), then
-    remember their identities and book them delivered: only now may their offsets be
-    committed. A repeat of a request delivered within the dedup window emits nothing."""
+    remember their identities (delivered to the table's changelog in turn) and book them
+    delivered: only now may their offsets be committed. A repeat of a request delivered
+    within the dedup window emits nothing."""
     taken_at = time.monotonic()
     results = [process_message(event.message) for event in events]
     now_ms = int(time.time() * 1000)
@@ -82,7 +84,8 @@ async def deliver_batch(
         app.producer, outgoing(emitted_results) + metrics, settings.send_retries, transaction
     )
     if WINDOW_MS:
-        remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
+        changes = remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
+        await deliver_changes(app, changes, settings.send_retries, transaction)
     checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
     observe_batch(
         [event.message for event, _ in emitted],

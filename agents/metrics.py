@@ -51,6 +51,7 @@ from faust.types import TableT
 
 from agents.app import EXACTLY_ONCE, app, barrier, checkpoint, settings
 from agents.batches import events_by_partition, writing_as
+from agents.changelog import Changes, deliver_changes
 from agents.kafka.delivery import Outgoing, deliver
 from agents.kafka.transactions import transactional_id
 from agents.topics import metric_partials, metric_windows
@@ -273,17 +274,19 @@ async def merge_messages(
 @app.agent(metric_partials)
 async def merge_partials(stream: faust.StreamT[bytes]) -> None:
     """Merge the partials messages taken together, partition by partition; close due windows
-    on ticks. A partition's messages count as delivered once they are in the tables (whose
-    changelog writes the producer flushes before any commit)."""
+    on ticks. A partition's messages count as delivered once they are in the tables and the
+    broker acknowledged those changes in the changelogs."""
     async for events in stream.take_events(MERGE_BATCH_MESSAGES, within=MERGE_BATCH_SECONDS):
         for partition, taken in events_by_partition(events).items():
             tp = taken[0].message.tp
             transaction = transactional_id(app, tp) if EXACTLY_ONCE else None
             try:
                 async with barrier.delivering():
-                    writing = functools.partial(writing_as, stream, taken[-1])
+                    changes = Changes()
+                    writing = functools.partial(writing_as, stream, taken[-1], changes)
                     values = [event.value for event in taken]
                     await merge_messages(partition, values, writing, transaction)
+                    await deliver_changes(app, changes, settings.send_retries, transaction)
                     checkpoint.delivered(
                         (event.message.tp, event.message.offset) for event in taken
                     )

@@ -29,7 +29,8 @@ _BATCH_OVERHEAD = 128
 class Outgoing(NamedTuple):
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
+    """None: a tombstone (a table key deleted, in its changelog)."""
     headers: list[Header]
     partition: int | None = None
     """None: the producer's partitioner picks one from the key."""
@@ -50,8 +51,12 @@ def _aiokafka_producer(producer: ProducerT) -> Any | None:
     return aio
 
 
+Acked = dict[tuple[str, int], int]
+"""(topic, partition) -> the highest offset the broker acknowledged there."""
+
+
 def _record_size(message: Outgoing) -> int:
-    size = len(message.value) + _RECORD_OVERHEAD
+    size = _RECORD_OVERHEAD if message.value is None else len(message.value) + _RECORD_OVERHEAD
     if message.key is not None:
         size += len(message.key)
     for name, value in message.headers:
@@ -120,8 +125,16 @@ def _batches(aio: Any, messages: list[Outgoing], limit: int) -> list[tuple[Any, 
     return batches
 
 
-async def send_batches(aio: Any, messages: Sequence[Outgoing]) -> list[Outgoing]:
-    """Send as record batches, wait for all acknowledgements, return the messages that failed."""
+def _book(acked: Acked | None, topic: str, partition: int, offset: int) -> None:
+    if acked is not None and offset > acked.get((topic, partition), -1):
+        acked[(topic, partition)] = offset
+
+
+async def send_batches(
+    aio: Any, messages: Sequence[Outgoing], acked: Acked | None = None
+) -> list[Outgoing]:
+    """Send as record batches, wait for all acknowledgements, return the messages that failed;
+    ``acked`` gets the last offset acknowledged per partition."""
     limit = max(getattr(aio, "_max_request_size", 1_000_000) - _BATCH_OVERHEAD, 1)
     failed: list[Outgoing] = []
     try:
@@ -133,8 +146,8 @@ async def send_batches(aio: Any, messages: Sequence[Outgoing]) -> list[Outgoing]
         (topic, partition, _batches(aio, group, limit))
         for (topic, partition), group in groups.items()
     ]
-    futures: list[asyncio.Future[object]] = []
-    sent: list[list[Outgoing]] = []
+    futures: list[asyncio.Future[Any]] = []
+    sent: list[tuple[str, int, list[Outgoing]]] = []
     # One batch per partition per round: aiokafka queues a second batch for a partition only
     # after the first one left, so a partition's overflow must not hold the others back.
     for round_ in range(max((len(batches) for _, _, batches in per_partition), default=0)):
@@ -144,20 +157,24 @@ async def send_batches(aio: Any, messages: Sequence[Outgoing]) -> list[Outgoing]
             batch, members = batches[round_]
             try:
                 futures.append(await aio.send_batch(batch, topic, partition=partition))
-                sent.append(members)
+                sent.append((topic, partition, members))
             except Exception as exc:  # the producer refused it outright; try again later
                 log.warning("send to %s[%d] refused: %r", topic, partition, exc)
                 failed.extend(members)
     results = await asyncio.gather(*futures, return_exceptions=True)
-    for members, result in zip(sent, results, strict=True):
+    for (topic, partition, members), result in zip(sent, results, strict=True):
         if isinstance(result, BaseException):
             failed.extend(members)
+        elif result is not None:  # the batch's base offset: its first record's
+            _book(acked, topic, partition, result.offset + len(members) - 1)
     return failed
 
 
-async def _send_each(producer: ProducerT, messages: Sequence[Outgoing]) -> list[Outgoing]:
+async def _send_each(
+    producer: ProducerT, messages: Sequence[Outgoing], acked: Acked | None
+) -> list[Outgoing]:
     """Send one by one, wait for all acknowledgements, return the messages that failed."""
-    futures: list[asyncio.Future[object]] = []
+    futures: list[asyncio.Future[Any]] = []
     failed: list[Outgoing] = []
     sent: list[Outgoing] = []
     for message in messages:
@@ -177,20 +194,22 @@ async def _send_each(producer: ProducerT, messages: Sequence[Outgoing]) -> list[
             log.warning("send to %s refused: %r", message.topic, exc)
             failed.append(message)
     results = await asyncio.gather(*futures, return_exceptions=True)
-    failed.extend(
-        message
-        for message, result in zip(sent, results, strict=True)
-        if isinstance(result, BaseException)
-    )
+    for message, result in zip(sent, results, strict=True):
+        if isinstance(result, BaseException):
+            failed.append(message)
+        elif result is not None:
+            _book(acked, result.topic, result.partition, result.offset)
     return failed
 
 
-async def _send_all(producer: ProducerT, messages: Sequence[Outgoing]) -> list[Outgoing]:
+async def _send_all(
+    producer: ProducerT, messages: Sequence[Outgoing], acked: Acked | None
+) -> list[Outgoing]:
     """Send, wait for all acknowledgements, return the messages that failed."""
     aio = _aiokafka_producer(producer)
     if aio is None:
-        return await _send_each(producer, messages)
-    return await send_batches(aio, messages)
+        return await _send_each(producer, messages, acked)
+    return await send_batches(aio, messages, acked)
 
 
 async def deliver(
@@ -198,8 +217,10 @@ async def deliver(
     messages: Sequence[Outgoing],
     retries: int,
     transactional_id: str | None = None,
+    acked: Acked | None = None,
 ) -> None:
     """Return only once the broker has acknowledged every message; raise after ``retries``.
+    ``acked``, if given, gets the last offset acknowledged in each partition.
 
     With ``transactional_id`` (exactly once) the messages go into that open transaction of
     Faust's, and a failure is not retried: a message sent again would be a second copy in the
@@ -209,13 +230,13 @@ async def deliver(
         transaction = getattr(producer, "_transaction_producers", {}).get(transactional_id)
         if transaction is None:
             raise DeliveryFailed(f"no open transaction {transactional_id} on this worker")
-        failed = await send_batches(transaction, messages)
+        failed = await send_batches(transaction, messages, acked)
         if failed:
             raise DeliveryFailed(f"{len(failed)} messages not acknowledged in {transactional_id}")
         return
     pending = messages
     for attempt in range(retries + 1):
-        pending = await _send_all(producer, pending)
+        pending = await _send_all(producer, pending, acked)
         if not pending:
             return
         delay = min(0.1 * 2**attempt, 5.0)

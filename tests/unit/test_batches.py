@@ -8,6 +8,7 @@ from typing import Any
 
 from agents.app import app
 from agents.batches import events_by_partition, writing_as
+from agents.changelog import Changes
 
 
 def batches_around_a_table_write(write: Callable[[Any, Any], None]) -> list[list[bytes]]:
@@ -36,7 +37,7 @@ def batches_around_a_table_write(write: Callable[[Any, Any], None]) -> list[list
 
 def test_a_value_arriving_during_a_table_write_keeps_its_own_event() -> None:
     def write(stream: Any, event: Any) -> None:
-        with writing_as(stream, event):
+        with writing_as(stream, event, Changes()):
             pass
 
     assert batches_around_a_table_write(write) == [[b"1", b"2", b"3"], [b"4"]]
