@@ -29,9 +29,10 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    away and never fetched again. The flow is stopped first, so nothing is fetched until the
    queues are cleared; Faust resumes it at the end.
 4. **A producer flush waits for every buffered message** (no upstream issue found). Table
-   changelog writes go through Faust's producer buffer; its ``flush()``, which runs before every
-   commit, returns after 0.1 s without a send even while messages wait in it, and does not see
-   the one being handed to aiokafka. The commit could then pass table updates not yet sent.
+   changelog writes made outside an agent's batch (``agents.changelog``) go through Faust's
+   producer buffer; its ``flush()``, which runs before every commit, returns after 0.1 s
+   without a send even while messages wait in it, and does not see the one being handed to
+   aiokafka. The commit could then pass table updates not yet sent.
 5. **A record lost on its way to an agent is fetched again.** Should a record still be dropped
    between the fetch and the agent by a path not covered above, the checkpoint's frontier waits
    on it; after ``STALL_SECONDS`` with later records of its partition delivered, the partition

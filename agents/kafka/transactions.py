@@ -12,8 +12,9 @@ consumed offsets of that partition to its transaction and commits it. The worker
 - a commit (the offsets computed from the checkpoint, then each transaction committed with
   them) happens only between batches (:class:`CommitBarrier`): never with half a batch sent,
   whose offsets it would not carry (after a crash the batch would be read again and its first
-  half emitted twice), and only once the producer buffer, where table changelog writes wait,
-  is flushed into the transactions.
+  half emitted twice), and only once the producer buffer is flushed into the transactions
+  (a batch delivers its own table changes, ``agents.changelog``; a change made outside a batch
+  waits in that buffer).
 
 Consumers that read with ``isolation.level=read_committed`` then see each event once, and the
 metric tables after a crash equal those of an uninterrupted run.
