@@ -1,7 +1,10 @@
 """Latency of one real worker at half its flat-out rate: request produced to record consumed.
 
 The offered load is half the events/s the e2e section measured in this run (measured here
-first when that section did not run). After a priming request, requests are sent at that fixed
+first when that section did not run). After a priming request, the same load runs untimed for
+``WARMUP_SECONDS`` (a broker of the section's own just started: Apache Kafka's JVM compiles its
+hot paths in its first half minute, when it took 0.6-1.2 cores against 0.2-0.3 after, and the
+worker beside it fell behind), its output is read, and then requests are sent at that fixed
 rate for a bounded time; a consumer in the bench reads the output topics as they fill. A
 record's latency is its arrival at that consumer minus its request's send time (``receivedAt``,
 see ``bench.load``); percentiles are over records, 50 per request. Records still missing a
@@ -32,10 +35,15 @@ from bench.section import Row, RunOptions
 from bench.traffic import LiveBodies
 
 GRACE_SECONDS = 20.0
+WARMUP_SECONDS = 30.0
 
 
 def seconds(options: RunOptions) -> float:
     return 3.0 if options.tiny else 10.0 if options.quick else 30.0
+
+
+def warmup_seconds(options: RunOptions) -> float:
+    return 0.0 if options.tiny else 10.0 if options.quick else WARMUP_SECONDS
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -44,8 +52,15 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+async def _read_until(clock: OutputClock, records: float) -> None:
+    """Read the output until ``records`` have come in all, or for ``GRACE_SECONDS``."""
+    deadline = time.monotonic() + GRACE_SECONDS
+    while clock.arrivals.records < records and time.monotonic() < deadline:
+        await clock.read()
+
+
 async def _timed_run(
-    loaded: LoadedWorker, requests_per_second: float, duration: float
+    loaded: LoadedWorker, requests_per_second: float, duration: float, warmup: float = 0.0
 ) -> tuple[int, float, OutputClock]:
     """Requests sent, output messages expected of them, and the clock of their arrivals."""
     bodies = LiveBodies()
@@ -55,9 +70,19 @@ async def _timed_run(
     await producer.start()
     try:
         await prime(loaded, clock)
+        warm = 0
+        if warmup:
+            primed = clock.arrivals.records
+            warming = asyncio.create_task(
+                offer(producer, loaded.raw_topic, bodies, requests_per_second, warmup)
+            )
+            while not warming.done():
+                await clock.read()
+            warm = warming.result()
+            await _read_until(clock, primed + warm * outputs_per_request(bodies.current()))
         clock.arrivals.since_ms = int(time.time() * 1000)
         sending = asyncio.create_task(
-            offer(producer, loaded.raw_topic, bodies, requests_per_second, duration)
+            offer(producer, loaded.raw_topic, bodies, requests_per_second, duration, first=warm)
         )
         while not sending.done():
             await clock.read()
@@ -110,11 +135,15 @@ class Timed:
 
 
 def timed(options: RunOptions, events_per_second: float, **overrides: str) -> Timed:
-    """A worker of its own (its environment with ``overrides``) fed at ``events_per_second``."""
+    """A worker of its own (its environment with ``overrides``) fed at ``events_per_second``,
+    after as long a warm-up at that load."""
     requests_per_second = events_per_second / workload.EVENTS_PER_REQUEST
     duration = seconds(options)
+    warmup = warmup_seconds(options)
     with worker_on_own_broker("latency", options.broker, **overrides) as loaded:
-        sent, expected, clock = asyncio.run(_timed_run(loaded, requests_per_second, duration))
+        sent, expected, clock = asyncio.run(
+            _timed_run(loaded, requests_per_second, duration, warmup)
+        )
     return Timed(sent, expected, clock.arrivals, duration)
 
 

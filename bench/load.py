@@ -70,8 +70,10 @@ async def offer(
     bodies: LiveBodies,
     requests_per_second: float,
     seconds: float,
+    first: int = 0,
 ) -> int:
-    """Send ``bodies`` in turn at ``requests_per_second`` for ``seconds``; return how many.
+    """Send ``bodies`` in turn at ``requests_per_second`` for ``seconds``, numbered from
+    ``first`` (each request one of its own); return how many.
 
     Every 5 ms it sends the requests due by then, so the load is smooth at any rate; a send
     stamps the time it is made, not the time it was due.
@@ -86,7 +88,7 @@ async def offer(
             acks.append(
                 await producer.send(
                     topic,
-                    bodies.body(sent),
+                    bodies.body(first + sent),
                     headers=stamped_headers(now_ms),
                     timestamp_ms=now_ms,
                 )
