@@ -18,7 +18,10 @@ recovers from there. A change made outside :func:`collecting` goes Faust's own w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +29,8 @@ import faust
 from faust.types import TP, AppT
 
 from agents.kafka.delivery import Acked, Header, Outgoing, deliver
+
+log = logging.getLogger(__name__)
 
 _ChangeKey = tuple[str, int, bytes | None]
 """(changelog topic, partition, serialized table key)."""
@@ -122,3 +127,49 @@ async def deliver_changes(
             app.tables.persist_offset_on_commit(store, tp, offset)
         else:
             store.set_persisted_offset(tp, offset)
+
+
+class OneInFlight:
+    """A batch's changes on their way while the agent takes its next batch, at least once.
+
+    The ingest agent's dedup changes would otherwise cost it a second round trip per batch,
+    after its output's. Each delivery starts only once the previous one is acknowledged (a
+    key's changes stay in order) and books its batch delivered after its own acknowledgement;
+    a failure stops the worker, uncommitted.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(
+        self, app: AppT, changes: Changes, retries: int, then: Callable[[], None]
+    ) -> None:
+        """Wait for the previous delivery, then start this one; ``then`` runs once it is
+        acknowledged."""
+        await self.wait()
+
+        async def deliver_then() -> None:
+            await deliver_changes(app, changes, retries)
+            then()
+
+        self._task = asyncio.create_task(deliver_then())
+        self._task.add_done_callback(functools.partial(_crash_on_failure, app))
+
+    async def wait(self) -> None:
+        """Until the delivery in flight, if any, is acknowledged; raise if it failed."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+
+_crashes: set[asyncio.Task[None]] = set()
+
+
+def _crash_on_failure(app: AppT, task: asyncio.Task[None]) -> None:
+    failure = None if task.cancelled() else task.exception()
+    if failure is None:
+        return
+    log.critical("table changes not delivered; stopping the worker uncommitted: %r", failure)
+    crash = asyncio.ensure_future(app.crash(failure))
+    _crashes.add(crash)
+    crash.add_done_callback(_crashes.discard)

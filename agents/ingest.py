@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -12,7 +13,7 @@ from faust.types import EventT
 
 from agents.app import EXACTLY_ONCE, app, barrier, checkpoint, settings
 from agents.batches import events_by_partition
-from agents.changelog import deliver_changes
+from agents.changelog import OneInFlight, deliver_changes
 from agents.dedup import WINDOW_MS, first_deliveries, remember
 from agents.kafka.delivery import Outgoing, deliver
 from agents.kafka.transactions import transactional_id
@@ -27,6 +28,8 @@ _TOPIC_NAMES = {kind: topic.get_topic_name() for kind, topic in events_by_type.i
 _DEAD_LETTER_TOPIC = dead_letters.get_topic_name()
 _TYPE_HEADERS = {kind: [("statsig-event-type", kind.value.encode())] for kind in EventType}
 checkpoint.track(raw_events.get_topic_name())
+#: At least once: the dedup changes of a batch, delivered while the next batch is processed.
+_changes = OneInFlight()
 
 
 def process_message(message: faust.types.Message) -> ProcessedRequest:
@@ -66,8 +69,9 @@ async def deliver_batch(
     stream: faust.StreamT[bytes], events: Sequence[EventT], transaction: str | None
 ) -> None:
     """Process raw messages, deliver what they make (in ``transaction``, exactly once), then
-    remember their identities (delivered to the table's changelog in turn) and book them
-    delivered: only now may their offsets be committed. A repeat of a request delivered
+    remember their identities and book them delivered once the table's changelog has them
+    (at least once, while the next batch is processed): only then may their offsets be
+    committed. A repeat of a request delivered
     within the dedup window emits nothing."""
     taken_at = time.monotonic()
     results = [process_message(event.message) for event in events]
@@ -83,10 +87,18 @@ async def deliver_batch(
     await deliver(
         app.producer, outgoing(emitted_results) + metrics, settings.send_retries, transaction
     )
-    if WINDOW_MS:
+    taken = [(event.message.tp, event.message.offset) for event in events]
+    if not WINDOW_MS:
+        checkpoint.delivered(taken)
+    elif transaction is None:
+        changes = remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
+        await _changes.send(
+            app, changes, settings.send_retries, functools.partial(checkpoint.delivered, taken)
+        )
+    else:  # in the partition's transaction, before the barrier lets a commit through
         changes = remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
         await deliver_changes(app, changes, settings.send_retries, transaction)
-    checkpoint.delivered((event.message.tp, event.message.offset) for event in events)
+        checkpoint.delivered(taken)
     observe_batch(
         [event.message for event, _ in emitted],
         emitted_results,
