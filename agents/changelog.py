@@ -9,8 +9,9 @@ cost more of its main thread than ``process_request``.
 While an agent writes its tables inside :func:`collecting` the changes are kept instead, the last
 one per key (the changelog is compacted: only a key's last value counts on recovery, so a key
 changed twice in a batch is sent once). The agent then sends them with :func:`deliver_changes`,
-through ``agents.kafka.delivery`` like its records, and waits for the acknowledgements before it
-books its messages delivered: a commit never passes a change the broker does not have. The
+through ``agents.kafka.delivery`` like its records, and books its messages delivered only after
+their acknowledgement: a commit never passes a change the broker does not have. (The ingest
+agent, at least once, takes its next batch meanwhile: :class:`OneInFlight`.) The
 tables' store learns each changelog partition's acknowledged offset, as Faust's own send
 callback tells it (at once, or at the commit in transactional mode), so a RocksDB store
 recovers from there. A change made outside :func:`collecting` goes Faust's own way.
