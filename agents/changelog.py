@@ -78,7 +78,8 @@ def _header_list(headers: Any) -> list[Header]:
 class CollectingTable(faust.Table):
     """Faust's table (the app's ``Table`` setting), its changes kept while :func:`collecting`."""
 
-    def _collect(self, changes: Changes, key: Any, value: Any, serializer: Any) -> int | None:
+    def _collect(self, changes: Changes, key: Any, value: Any) -> int | None:
+        """Keep the change (``value`` None: the key deleted); None if Faust must send it."""
         partition = self.partition_for_key(key)
         if partition is None:  # the producer's partitioner would pick: Faust's own path
             return None
@@ -86,16 +87,14 @@ class CollectingTable(faust.Table):
         name = topic.get_topic_name()
         key_bytes, headers = topic.prepare_key(key, self.key_serializer)
         if value is not None:
-            value, headers = topic.prepare_value(value, serializer, headers=headers)
+            value, headers = topic.prepare_value(value, self.value_serializer, headers=headers)
         changes.values[(name, partition, key_bytes)] = (value, _header_list(headers))
         changes.tables[name] = self
         return partition
 
     def on_key_set(self, key: Any, value: Any) -> None:
         changes = _collecting
-        partition = (
-            None if changes is None else self._collect(changes, key, value, self.value_serializer)
-        )
+        partition = None if changes is None else self._collect(changes, key, value)
         if partition is None:
             super().on_key_set(key, value)
             return
@@ -104,7 +103,7 @@ class CollectingTable(faust.Table):
 
     def on_key_del(self, key: Any) -> None:
         changes = _collecting
-        partition = None if changes is None else self._collect(changes, key, None, "raw")
+        partition = None if changes is None else self._collect(changes, key, None)
         if partition is None:
             super().on_key_del(key)
             return

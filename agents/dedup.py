@@ -16,9 +16,9 @@ An identity is written only after the broker acknowledged its request's output, 
 changelog write is acknowledged before the raw message counts as delivered (its offset may be
 committed): a crash before that makes the redelivery a repeat of the output, never a loss.
 Identities older than the window are deleted (with their changelog tombstones) as each
-partition's traffic passes. Finding them reads only
-what expired: the identities are also kept in delivery order per partition, in memory, rebuilt
-from the table by one scan after each assignment (recovery may have changed the table).
+partition's traffic passes. Finding them reads only what expired: the identities are also kept
+in delivery order per partition, in memory, rebuilt from the table by one scan after each
+assignment (recovery may have changed the table).
 """
 
 from __future__ import annotations

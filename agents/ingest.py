@@ -71,8 +71,7 @@ async def deliver_batch(
     """Process raw messages, deliver what they make (in ``transaction``, exactly once), then
     remember their identities and book them delivered once the table's changelog has them
     (at least once, while the next batch is processed): only then may their offsets be
-    committed. A repeat of a request delivered
-    within the dedup window emits nothing."""
+    committed. A repeat of a request delivered within the dedup window emits nothing."""
     taken_at = time.monotonic()
     results = [process_message(event.message) for event in events]
     now_ms = int(time.time() * 1000)
@@ -90,15 +89,14 @@ async def deliver_batch(
     taken = [(event.message.tp, event.message.offset) for event in events]
     if not WINDOW_MS:
         checkpoint.delivered(taken)
-    elif transaction is None:
+    else:
         changes = remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
-        await _changes.send(
-            app, changes, settings.send_retries, functools.partial(checkpoint.delivered, taken)
-        )
-    else:  # in the partition's transaction, before the barrier lets a commit through
-        changes = remember(stream, [event for event, _ in emitted], emitted_results, now_ms)
-        await deliver_changes(app, changes, settings.send_retries, transaction)
-        checkpoint.delivered(taken)
+        if transaction is None:
+            booked = functools.partial(checkpoint.delivered, taken)
+            await _changes.send(app, changes, settings.send_retries, booked)
+        else:  # in the partition's transaction, before the barrier lets a commit through
+            await deliver_changes(app, changes, settings.send_retries, transaction)
+            checkpoint.delivered(taken)
     observe_batch(
         [event.message for event, _ in emitted],
         emitted_results,

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
 
 from bench import e2e, workload
 from bench.broker import new_producer
@@ -52,11 +54,31 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-async def _read_until(clock: OutputClock, records: float) -> None:
-    """Read the output until ``records`` have come in all, or for ``GRACE_SECONDS``."""
-    deadline = time.monotonic() + GRACE_SECONDS
-    while clock.arrivals.records < records and time.monotonic() < deadline:
+async def _load(
+    loaded: LoadedWorker,
+    producer: AIOKafkaProducer,
+    clock: OutputClock,
+    bodies: LiveBodies,
+    requests_per_second: float,
+    seconds: float,
+    first: int,
+    arrived: Callable[[], float],
+) -> tuple[int, float]:
+    """Offer the load for ``seconds`` while reading the output, then read until its every
+    output record has come (``arrived`` counts them), or for ``GRACE_SECONDS``. Returns the
+    requests sent and the output records expected of them."""
+    before = arrived()
+    sending = asyncio.create_task(
+        offer(producer, loaded.raw_topic, bodies, requests_per_second, seconds, first=first)
+    )
+    while not sending.done():
         await clock.read()
+    sent = sending.result()
+    expected = sent * outputs_per_request(bodies.current())
+    deadline = time.monotonic() + GRACE_SECONDS
+    while arrived() - before < expected and time.monotonic() < deadline:
+        await clock.read()
+    return sent, expected
 
 
 async def _timed_run(
@@ -72,25 +94,27 @@ async def _timed_run(
         await prime(loaded, clock)
         warm = 0
         if warmup:
-            primed = clock.arrivals.records
-            warming = asyncio.create_task(
-                offer(producer, loaded.raw_topic, bodies, requests_per_second, warmup)
+            warm, _ = await _load(
+                loaded,
+                producer,
+                clock,
+                bodies,
+                requests_per_second,
+                warmup,
+                0,
+                lambda: clock.arrivals.records,
             )
-            while not warming.done():
-                await clock.read()
-            warm = warming.result()
-            await _read_until(clock, primed + warm * outputs_per_request(bodies.current()))
         clock.arrivals.since_ms = int(time.time() * 1000)
-        sending = asyncio.create_task(
-            offer(producer, loaded.raw_topic, bodies, requests_per_second, duration, first=warm)
+        sent, expected = await _load(
+            loaded,
+            producer,
+            clock,
+            bodies,
+            requests_per_second,
+            duration,
+            warm,
+            lambda: len(clock.arrivals.latencies_ms),
         )
-        while not sending.done():
-            await clock.read()
-        sent = sending.result()
-        expected = sent * outputs_per_request(bodies.current())
-        deadline = time.monotonic() + GRACE_SECONDS
-        while len(clock.arrivals.latencies_ms) < expected and time.monotonic() < deadline:
-            await clock.read()
         return sent, expected, clock
     finally:
         await producer.stop()
