@@ -18,6 +18,7 @@ from agents.kafka.embedded_broker import die_with_parent, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_LINE = "[^Worker]: Ready"
+_ERROR_MARKS = ("Traceback", "[CRITICAL]")
 
 #: The real worker, as `make run-worker` starts it.
 WORKER = ("-m", "agents.run")
@@ -96,9 +97,23 @@ class AppProcess:
             )
         return self
 
+    def first_error(self) -> str:
+        """The log from its first traceback or critical line on (a shutdown's own errors can
+        fill its tail)."""
+        text = self.log()
+        found = [i for mark in _ERROR_MARKS if (i := text.find(mark)) >= 0]
+        if not found:
+            return ""
+        # From the line before it: a logged traceback follows its message's line.
+        start = text.rfind("\n", 0, text.rfind("\n", 0, min(found))) + 1
+        return text[start : start + 3000]
+
     def check_alive(self) -> None:
         if self.process is None or self.process.poll() is not None:
-            raise RuntimeError(f"{' '.join(self.args)} exited early:\n{self.log()[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(self.args)} exited early:\n--- its first error:\n"
+                f"{self.first_error()}\n--- its last lines:\n{self.log()[-3000:]}"
+            )
 
     def wait_ready(self, timeout: float = 90.0) -> AppProcess:
         deadline = time.monotonic() + timeout

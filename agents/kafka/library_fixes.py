@@ -15,7 +15,8 @@ on. ``tests/unit/test_library_fixes.py`` has a test per fix that fails without i
    :class:`~agents.kafka.checkpoint.Checkpoint`'s frontier instead: every record below it was
    fetched and its output acknowledged by the broker. Faust's own bookkeeping still runs (its
    lists are drained as before); when it would have committed further, a warning names both
-   offsets.
+   offsets. A worker that stops before its consumer thread started (a crash at start) has no
+   assignment and adds nothing to Faust's own commit.
 2. **Fetched records are booked, and records fetched before a seek are not delivered after
    it** (robinhood/faust #559: a record of an older fetch read after a seek makes a false gap
    and moves the read offset past records then dropped as already read). aiokafka hands out a
@@ -90,6 +91,7 @@ from typing import Any
 import aiokafka
 from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import TopicPartitionState
+from faust.exceptions import ConsumerNotStarted
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -173,7 +175,10 @@ def _new_offset(self: FaustConsumer, tp: TP) -> int | None:
 
 def _tps_with_pending_acks(self: FaustConsumer, topics: Any = None) -> Any:
     tps = set(_faust_tps_with_pending_acks(self, topics))
-    assigned = self.assignment()
+    try:
+        assigned = self.assignment()
+    except ConsumerNotStarted:  # a worker stopping before its consumer started owns nothing
+        return iter(tps)
     for tp in _checkpoint.partitions():
         wanted = topics is None or tp in topics or tp.topic in topics
         if wanted and tp in assigned and _checkpoint.advanced(tp):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.subscription_state import Assignment
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, Message
 
@@ -71,6 +72,20 @@ def test_partitions_the_checkpoint_books_are_committed_without_faust_acks(
     assert tp in set(consumer._filter_tps_with_pending_acks())
     assert tp in set(consumer._filter_tps_with_pending_acks({tp.topic}))
     assert tp not in set(consumer._filter_tps_with_pending_acks({"another-topic"}))
+
+
+def test_a_worker_stopping_before_its_consumer_started_can_still_commit() -> None:
+    """A worker stopped (or crashed) before its consumer thread started commits on its way
+    out; the fix's look at the assignment raised ConsumerNotStarted there, and the stop
+    itself crashed with a traceback that hid why the worker was stopping."""
+    tp = tracked_tp()
+    checkpoint.seeked(tp, 0, owner="assignment")
+    checkpoint.fetched(tp, [0], position=1)
+    checkpoint.delivered([(tp, 0)])
+    consumer = app.consumer
+    with pytest.raises(ConsumerNotStarted):
+        consumer.assignment()  # the consumer of a unit test never started
+    assert tp not in set(consumer._filter_tps_with_pending_acks())
 
 
 def new_assignment(tp: TopicPartition) -> Assignment:
