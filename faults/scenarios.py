@@ -15,6 +15,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from agents.kafka.metadata import topic_partitions
+from agents.kafka.ports import free_ports
 from bench.worker import WORKER, AppProcess, app_env
 from faults.brokers import Broker
 from faults.http_load import http_load
@@ -89,8 +90,10 @@ def workers(broker: Broker, work: Path, count: int, **overrides: str) -> Iterato
     env.update(overrides)
     with ExitStack() as stack:
         started: list[AppProcess] = []
-        for index in range(count):
-            own = {**env, "WEB_PORT": str(int(env["WEB_PORT"]) + index)}
+        # Each its own free port: the port after a free one may be taken (a run of the
+        # harness failed on "address already in use" with consecutive ports).
+        for index, port in enumerate(free_ports(count)):
+            own = {**env, "WEB_PORT": str(port)}
             worker = AppProcess(WORKER, own, work / f"worker-{index}.log")
             started.append(stack.enter_context(worker))
         for worker in started:
