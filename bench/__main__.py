@@ -23,6 +23,7 @@ from bench import (
     modes,
     peer,
     stages,
+    windows,
 )
 from bench.broker import BROKERS
 from bench.report import format_table, write_json
@@ -32,6 +33,7 @@ SECTIONS: dict[str, Section] = {
     "core": core.measure,
     "profile": hotspots.measure,
     "stages": stages.measure,
+    "windows": windows.measure,
     "e2e": e2e.measure,
     "limit": limit.measure,
     "peer": peer.measure,

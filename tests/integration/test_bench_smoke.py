@@ -30,6 +30,10 @@ REQUIRED = {
         for label in ("worker", "ingress-only worker")
         for metric in ("requests/s", "latency p99", "requests answered 202")
     },
+    "windows": {
+        "former close: the scan of every key, all partitions",
+        "close of all partitions, index held",
+    },
     "fetch_wait": {"long waits at 500 events/s, p99", "short waits at 500 events/s, p99"},
     "modes": {
         "at least once events/s (best of 1)",
@@ -77,6 +81,11 @@ def test_quick_tiny_bench_reports_every_section(tmp_path: Path) -> None:
     assert rows["ingress"]["ingress-only worker: requests answered 202"]["value"] > 0
     assert rows["latency"]["records timed"]["value"] > 0
     assert rows["memory"]["worker RSS at end"]["value"] > 0
+    windows = rows["windows"]
+    assert (
+        windows["keys left (one window forgotten)"]["value"]
+        < windows["metric table keys held"]["value"]
+    )
     # The table on stdout has the same rows.
     assert "worker/baseline" in run.stdout and "produce -> consumed, p99" in run.stdout
     assert "worker/limit" in run.stdout and "worker/peer" in run.stdout
