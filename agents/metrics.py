@@ -179,9 +179,8 @@ class WindowKeys:
 
     A scan of every key of every table per partition took 132-135 ms for 250,000 keys (an hour
     of 60 s windows of ~1,000 keys per metric; bench section ``windows``), once a window,
-    stopping the event loop. A key
-    is held from its first write to its window's retention; one no longer in its table (a
-    recovery's doing) is skipped when read.
+    stopping the event loop. A key is held from its first write to its window's retention;
+    one no longer in its table (a recovery's doing) is skipped when read.
     """
 
     def __init__(self) -> None:
