@@ -204,10 +204,12 @@ class WindowKeys:
 
     @classmethod
     def of(cls, keys: Iterable[tuple[Metric, TableKey]], partitions: int) -> WindowKeys:
-        """The index of distinct ``keys`` (one scan of the tables), each under its owner."""
+        """The index of distinct ``keys`` (one scan of the tables), each under its owner. A
+        key read back from the ``rocksdb://`` store is a list (its JSON): held as a tuple."""
         index = cls()
         owners: dict[MetricKey, dict[int, list[tuple[Metric, TableKey]]]] = {}
-        for metric, table_key in keys:
+        for metric, read in keys:
+            table_key = tuple(read)
             key = table_key[1:]
             by_start = owners.get(key)
             if by_start is None:

@@ -47,6 +47,14 @@ def test_the_index_holds_each_key_under_its_owner_and_window(
             assert sorted(index.keys(partition, start)) == sorted(held)
 
 
+def test_keys_read_back_as_lists_are_held_as_tuples() -> None:
+    """The rocksdb:// store gives its keys back as JSON lists (a worker on it crashed with
+    "unhashable type: 'list'" at its first close)."""
+    index = metrics.WindowKeys.of([(Metric.EVENT_COUNTS, [0, "a"])], PARTITIONS)
+    owner = key_partition(("a",), PARTITIONS)
+    assert index.keys(owner, 0) == [(Metric.EVENT_COUNTS, (0, "a"))]
+
+
 def test_a_forgotten_window_holds_no_key() -> None:
     key = (Metric.EVENT_COUNTS, (0, "a"))
     owner = key_partition(("a",), PARTITIONS)
