@@ -177,7 +177,7 @@ class WindowKeys:
     """Every metric table key by the partition that owns it and by its window start, so that
     closing a partition's windows reads those windows' keys only.
 
-    A scan of every key of every table per partition took 132-135 ms for 250,000 keys (an hour
+    A scan of every key of every table per partition took 122-135 ms for 250,000 keys (an hour
     of 60 s windows of ~1,000 keys per metric; bench section ``windows``), once a window,
     stopping the event loop. A key is held from its first write to its window's retention;
     one no longer in its table (a recovery's doing) is skipped when read.
